@@ -1,0 +1,99 @@
+"""The command line: thin click commands around ``build()``.
+
+``nbbuild COURSE`` is short for ``nbbuild build COURSE``.
+
+Exit codes: 0 every notebook built; 1 some notebook failed or errored;
+2 bad usage, settings or course layout; 130 interrupted (Ctrl-C, SIGTERM).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from . import __version__
+
+EXIT_OK = 0
+EXIT_NOTEBOOKS_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+class _DefaultToBuild(click.Group):
+    """Route ``nbbuild PATH ...`` to ``nbbuild build PATH ...``."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args = ["build", *args]
+        elif args and args[0].startswith("-") and args[0] not in ("--help", "-h", "--version"):
+            args = ["build", *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=_DefaultToBuild, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="nbbuild")
+def main() -> None:
+    """Build a course of Jupyter notebooks into HTML pages, slides and executed notebooks.
+
+    Run `nbbuild COURSE` (short for `nbbuild build COURSE`).
+    """
+
+
+@main.command()
+@click.argument("course", type=click.Path(exists=True, file_okay=False), default=".")
+@click.option("-o", "--out", type=click.Path(file_okay=False), help="Output folder [COURSE/_build].")
+@click.option("-f", "--formats", help="Comma-separated: html,slides,notebook [all three].")
+@click.option("-j", "--workers", type=click.IntRange(min=1), help="Notebooks run at once [4].")
+@click.option(
+    "--timeout", type=click.FloatRange(min=0, min_open=True), help="Per-cell timeout, s [300]."
+)
+@click.option("-q", "--quiet", is_flag=True, help="Print failures only.")
+def build(
+    course: str,
+    out: str | None,
+    formats: str | None,
+    workers: int | None,
+    timeout: float | None,
+    quiet: bool,
+) -> None:
+    """Execute every notebook of COURSE once and render every format from it."""
+    from .build import build as run_build
+    from .config import load_settings
+    from .errors import BuildInterrupted, ConfigError, DiscoveryError
+
+    try:
+        settings = load_settings(
+            course, out=out, formats=formats, workers=workers, timeout=timeout
+        )
+    except ConfigError as exc:
+        _fail(str(exc), EXIT_USAGE)
+    reporter = _reporter(quiet)
+    try:
+        result = run_build(settings, reporter)
+    except (ConfigError, DiscoveryError) as exc:
+        _stop_live(reporter)
+        _fail(str(exc), EXIT_USAGE)
+    except BuildInterrupted as exc:
+        _stop_live(reporter)
+        _fail(str(exc), EXIT_INTERRUPTED)
+    sys.exit(EXIT_OK if result.ok else EXIT_NOTEBOOKS_FAILED)
+
+
+def _reporter(quiet: bool):
+    from .progress import PlainReporter, RichReporter
+
+    if quiet or not sys.stdout.isatty():
+        return PlainReporter(quiet=quiet)
+    return RichReporter()
+
+
+def _stop_live(reporter: object) -> None:
+    stop = getattr(reporter, "stop", None)
+    if stop is not None:
+        stop()
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"nbbuild: {message}", err=True)
+    sys.exit(code)

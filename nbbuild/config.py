@@ -1,0 +1,155 @@
+"""Build settings: defaults < course file (nbbuild.toml or [tool.nbbuild]) < command line.
+
+Settings are a frozen, keyword-only dataclass so a build cannot change them half
+way; ``load_settings`` is the one place that reads and validates them.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+FORMATS = ("html", "slides", "notebook")
+DEFAULT_FORMATS = FORMATS
+DEFAULT_OUT = "_build"
+DEFAULT_TIMEOUT = 300.0
+DEFAULT_STARTUP_TIMEOUT = 60.0
+CONFIG_FILE = "nbbuild.toml"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """Everything a build needs to know. Paths are absolute."""
+
+    course: Path
+    out: Path
+    formats: tuple[str, ...] = DEFAULT_FORMATS
+    workers: int
+    timeout: float = DEFAULT_TIMEOUT
+    startup_timeout: float = DEFAULT_STARTUP_TIMEOUT
+    include: tuple[str, ...] = ("**",)
+    exclude: tuple[str, ...] = ()
+    allow_errors: tuple[str, ...] = ()
+    reveal_url_prefix: str | None = None
+    config_file: Path | None = None
+
+
+# Keys a course file may set, with the type each must have.
+_FILE_KEYS: dict[str, type | tuple[type, ...]] = {
+    "out": str,
+    "formats": list,
+    "workers": int,
+    "timeout": (int, float),
+    "startup_timeout": (int, float),
+    "include": list,
+    "exclude": list,
+    "allow_errors": list,
+    "reveal_url_prefix": str,
+}
+
+
+def read_course_file(course: Path) -> tuple[dict[str, Any], Path | None]:
+    """The course's own settings and the file they came from (or ``{}, None``)."""
+    toml_file = course / CONFIG_FILE
+    if toml_file.is_file():
+        return _load_toml(toml_file), toml_file
+    pyproject = course / "pyproject.toml"
+    if pyproject.is_file():
+        section = _load_toml(pyproject).get("tool", {}).get("nbbuild")
+        if section is not None:
+            if not isinstance(section, dict):
+                raise ConfigError(f"{pyproject}: [tool.nbbuild] must be a table")
+            return section, pyproject
+    return {}, None
+
+
+def _load_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read: {exc.strerror}") from None
+
+
+def load_settings(course: Path | str, **overrides: Any) -> Settings:
+    """Settings for ``course``: the course file's values, then ``overrides``.
+
+    Overrides set to ``None`` are ignored, so a command line can pass every
+    option it has. Relative ``out`` paths are relative to the course (from the
+    file) or to the current directory (from the command line).
+    """
+    course = Path(course).resolve()
+    if not course.is_dir():
+        raise ConfigError(f"{course}: not a folder")
+    values, source = read_course_file(course)
+    where = str(source) if source else "settings"
+    _check_keys(values, where)
+
+    merged: dict[str, Any] = dict(values)
+    if "out" in merged:
+        merged["out"] = course / merged["out"]
+    for key, value in overrides.items():
+        if value is not None:
+            merged[key] = Path(value).resolve() if key == "out" else value
+    return _make(course, merged, source, where)
+
+
+def _check_keys(values: dict[str, Any], where: str) -> None:
+    for key, value in values.items():
+        if key not in _FILE_KEYS:
+            known = ", ".join(sorted(_FILE_KEYS))
+            raise ConfigError(f"{where}: unknown setting {key!r} (known: {known})")
+        if not isinstance(value, _FILE_KEYS[key]) or isinstance(value, bool):
+            raise ConfigError(f"{where}: {key!r} has the wrong type ({type(value).__name__})")
+
+
+def _make(course: Path, merged: dict[str, Any], source: Path | None, where: str) -> Settings:
+    from .platforms import default_workers
+
+    formats = _formats(merged.pop("formats", DEFAULT_FORMATS), where)
+    workers = merged.pop("workers", None)
+    if workers is None:
+        workers = default_workers()
+    if not isinstance(workers, int) or workers < 1:
+        raise ConfigError(f"{where}: workers must be a whole number of at least 1")
+    for key in ("timeout", "startup_timeout"):
+        if key in merged and not merged[key] > 0:
+            raise ConfigError(f"{where}: {key} must be a positive number of seconds")
+    for key in ("include", "exclude", "allow_errors"):
+        if key in merged:
+            merged[key] = _strings(merged[key], key, where)
+    known = {f.name for f in fields(Settings)}
+    return Settings(
+        course=course,
+        out=Path(merged.pop("out", course / DEFAULT_OUT)),
+        formats=formats,
+        workers=workers,
+        config_file=source,
+        **{k: v for k, v in merged.items() if k in known},
+    )
+
+
+def _formats(value: Any, where: str) -> tuple[str, ...]:
+    items = value.split(",") if isinstance(value, str) else list(value)
+    names = tuple(dict.fromkeys(str(i).strip() for i in items if str(i).strip()))
+    unknown = [n for n in names if n not in FORMATS]
+    if unknown or not names:
+        raise ConfigError(
+            f"{where}: unknown format {', '.join(unknown) or '(none given)'}; "
+            f"choose from {', '.join(FORMATS)}"
+        )
+    return names
+
+
+def _strings(value: Any, key: str, where: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{where}: {key} must be a list of glob strings")
+    return tuple(value)

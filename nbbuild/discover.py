@@ -1,0 +1,121 @@
+"""Find the notebooks of a course: a sorted, deterministic walk.
+
+Rules (documented in docs/configuration.md):
+
+* ``.ipynb`` files are notebooks.
+* A ``.py`` file is a notebook when it has a percent cell marker, a line starting
+  with ``# %%`` (or ``#%%``); any other ``.py`` file (a ``helpers.py``) is a
+  plain module and is copied like any other course file.
+* Hidden files and folders, ``.ipynb_checkpoints``, ``__pycache__``, the output
+  folder and any folder that holds nbbuild's output marker are skipped.
+* ``include`` globs select notebooks; ``exclude`` globs remove notebooks and files.
+* Notebooks come in natural order of their paths (``2-x`` before ``10-x``).
+* Two sources whose outputs would collide are an error naming both.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections import defaultdict
+from pathlib import Path, PurePosixPath
+
+from .config import CONFIG_FILE, Settings
+from .errors import ConflictingOutputsError, DiscoveryError
+from .globs import matches_any, natural_key
+from .layout import INDEX, MARKER, output_paths
+from .model import Course, Source, SourceKind
+
+SKIPPED_DIRS = frozenset({".ipynb_checkpoints", "__pycache__", "node_modules"})
+_PERCENT_MARKER = re.compile(rb"^#\s?%%", re.MULTILINE)
+
+
+def is_percent_notebook(path: Path) -> bool:
+    """True when a ``.py`` file has at least one ``# %%`` cell marker."""
+    try:
+        with path.open("rb") as f:
+            return _PERCENT_MARKER.search(f.read()) is not None
+    except OSError:
+        return False
+
+
+def discover(settings: Settings) -> Course:
+    """The course's notebooks in course order, and its other files."""
+    root = settings.course
+    if not root.is_dir():
+        raise DiscoveryError(f"{root}: course folder not found")
+    sources: list[Source] = []
+    assets: list[PurePosixPath] = []
+    for rel, path in _walk(root, settings.out):
+        if matches_any(rel, settings.exclude):
+            continue
+        kind = _kind(path)
+        if kind is None:
+            if not _is_settings_file(rel, settings):
+                assets.append(rel)
+        elif matches_any(rel, settings.include):
+            sources.append(Source(path=path, rel=rel, kind=kind))
+    sources.sort(key=lambda s: natural_key(s.rel))
+    assets.sort(key=natural_key)
+    _check_conflicts(sources, settings.formats)
+    return Course(root=root, sources=tuple(sources), assets=tuple(assets))
+
+
+def _walk(root: Path, out: Path):
+    """(relative path, absolute path) of every file not in a skipped folder."""
+    out = out.resolve()
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        here = Path(dirpath)
+        dirnames[:] = sorted(d for d in dirnames if not _skip_dir(here / d, d, out))
+        for name in sorted(filenames):
+            if name.startswith("."):
+                continue
+            path = here / name
+            yield PurePosixPath(path.relative_to(root).as_posix()), path
+
+
+def _skip_dir(path: Path, name: str, out: Path) -> bool:
+    if name.startswith(".") or name in SKIPPED_DIRS:
+        return True
+    if (path / MARKER).exists():
+        return True
+    try:
+        return path.resolve() == out
+    except OSError:
+        return True
+
+
+def _kind(path: Path) -> SourceKind | None:
+    if path.suffix == ".ipynb":
+        return SourceKind.IPYNB
+    if path.suffix == ".py" and is_percent_notebook(path):
+        return SourceKind.PERCENT
+    return None
+
+
+def _is_settings_file(rel: PurePosixPath, settings: Settings) -> bool:
+    return str(rel) == CONFIG_FILE or (
+        settings.config_file is not None and str(rel) == settings.config_file.name
+    )
+
+
+def _check_conflicts(sources: list[Source], formats: tuple[str, ...]) -> None:
+    claims: dict[PurePosixPath, list[str]] = defaultdict(list)
+    if "html" in formats:
+        claims[INDEX].append("the course index")
+    for source in sources:
+        for path in output_paths(source.stem, formats).values():
+            claims[path].append(str(source.rel))
+    by_sources: dict[tuple[str, ...], list[str]] = defaultdict(list)
+    for path, who in sorted(claims.items()):
+        if len(who) > 1:
+            by_sources[tuple(dict.fromkeys(who))].append(str(path))
+    if by_sources:
+        lines = [
+            f"  {' and '.join(who)} would both write {', '.join(paths)}"
+            for who, paths in by_sources.items()
+        ]
+        raise ConflictingOutputsError(
+            "two sources map to the same output; rename or exclude one of each:\n"
+            + "\n".join(lines)
+        )

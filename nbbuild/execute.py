@@ -1,0 +1,149 @@
+"""Run one notebook through nbclient on a kernel the pool already started.
+
+nbclient's ``execute()`` would start and own its kernel; here the kernel is ready
+before the notebook's turn, so this module drives nbclient cell by cell on that
+kernel's client and turns nbclient's exceptions into nbbuild's, naming the file,
+the cell (1-based) and, for percent ``.py`` sources, the line in the file.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+
+from .errors import CellError, KernelDiedError
+from .kernels import Kernel
+from .sources import LoadedNotebook
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_CELL_LINE = re.compile(r"(?:Cell In\s*\[\d*\]|<ipython-input-\d+-[0-9a-f]+>)[^\n]*?line (\d+)")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExecuteOptions:
+    """How to run a notebook: per-cell timeout and whether errors are allowed."""
+
+    timeout: float
+    allow_errors: bool = False
+
+
+@dataclass
+class Execution:
+    """Per-cell wall times (seconds, by cell index) of one execution."""
+
+    cell_seconds: dict[int, float] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def strip_ansi(text: str) -> str:
+    return _ANSI.sub("", text)
+
+
+def notebook_timeout(loaded: LoadedNotebook, default: float) -> float:
+    """The per-cell timeout: ``metadata.nbbuild.timeout`` of the notebook, else the build's."""
+    value = (loaded.nb.metadata.get("nbbuild") or {}).get("timeout")
+    return float(value) if isinstance(value, (int, float)) and value > 0 else default
+
+
+async def execute_notebook(
+    loaded: LoadedNotebook, kernel: Kernel, options: ExecuteOptions
+) -> Execution:
+    """Execute every code cell of ``loaded.nb`` in place on ``kernel``.
+
+    Raises ``CellError`` when a cell raises (unless errors are allowed for it) or
+    times out, and ``KernelDiedError`` when the kernel dies.
+    """
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+
+    nb = loaded.nb
+    default_timeout = notebook_timeout(loaded, options.timeout)
+    client = NotebookClient(
+        nb,
+        km=kernel.km,
+        timeout=int(default_timeout),
+        timeout_func=lambda cell: _cell_timeout(cell, default_timeout),
+        allow_errors=options.allow_errors,
+        record_timing=False,
+        interrupt_on_timeout=False,
+    )
+    client.kc = kernel.kc  # the constructor ignores a kc passed to it
+    client.reset_execution_trackers()
+    execution = Execution()
+    began = time.perf_counter()
+    index = -1
+    try:
+        if kernel.language_info:
+            nb.metadata["language_info"] = kernel.language_info
+        for index, cell in enumerate(nb.cells):
+            t0 = time.perf_counter()
+            await client.async_execute_cell(
+                cell, index, execution_count=client.code_cells_executed + 1
+            )
+            if cell.cell_type == "code":
+                execution.cell_seconds[index] = time.perf_counter() - t0
+        client.set_widgets_metadata()
+    except CellTimeoutError:
+        cell = nb.cells[index]
+        seconds = _cell_timeout(cell, default_timeout)
+        raise CellError(
+            str(loaded.source.rel),
+            f"{_where(loaded, index)} timed out after {seconds:g} s "
+            f"(raise it with --timeout or metadata.nbbuild.timeout)",
+            cell=index + 1,
+            line=_line(loaded, index, ""),
+            ename="TimeoutError",
+            evalue=f"cell timed out after {seconds:g} s",
+        ) from None
+    except CellExecutionError as exc:
+        raise _cell_error(loaded, index, exc) from None
+    except DeadKernelError:
+        raise _dead(loaded, index, kernel) from None
+    finally:
+        execution.seconds = time.perf_counter() - began
+    return execution
+
+
+def _cell_timeout(cell, default: float) -> int:
+    value = (cell.metadata.get("nbbuild") or {}).get("timeout")
+    return int(value) if isinstance(value, (int, float)) and value > 0 else int(default)
+
+
+def _where(loaded: LoadedNotebook, index: int) -> str:
+    return f"cell {index + 1}" if index >= 0 else "kernel start"
+
+
+def _line(loaded: LoadedNotebook, index: int, traceback: str) -> int | None:
+    """Line in the ``.py`` file (percent sources) or in the cell (``.ipynb``)."""
+    match = _CELL_LINE.search(traceback)
+    in_cell = int(match.group(1)) if match else None
+    if loaded.cell_lines is not None and 0 <= index < len(loaded.cell_lines):
+        return loaded.cell_lines[index] + (in_cell or 1)
+    return in_cell
+
+
+def _cell_error(loaded: LoadedNotebook, index: int, exc) -> CellError:
+    traceback = strip_ansi(str(exc.traceback or ""))
+    line = _line(loaded, index, traceback)
+    where = _where(loaded, index)
+    if line is not None:
+        where += f", line {line}" + (" of the file" if loaded.cell_lines else "")
+    evalue = strip_ansi(str(exc.evalue or ""))
+    return CellError(
+        str(loaded.source.rel),
+        f"{where} raised {exc.ename}: {evalue}",
+        cell=index + 1,
+        line=line,
+        ename=str(exc.ename),
+        evalue=evalue,
+        traceback=traceback,
+    )
+
+
+def _dead(loaded: LoadedNotebook, index: int, kernel: Kernel) -> KernelDiedError:
+    message = f"kernel died while running {_where(loaded, index)}"
+    tail = kernel.log_tail()
+    if tail:
+        message += "; its last output:\n" + "\n".join(tail.splitlines()[-8:])
+    return KernelDiedError(str(loaded.source.rel), message)

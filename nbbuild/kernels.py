@@ -1,0 +1,297 @@
+"""The warm kernel pool: kernels started ahead of need, each used for one notebook.
+
+A build tells the pool, in order, which kernels it will ask for
+(``expect``); the pool keeps up to ``spares`` of them starting or ready, so when
+a notebook's turn comes its kernel is already up, in the notebook's own folder and
+with its own kernelspec. Each kernel serves exactly one notebook and is then shut
+down in the background: a fresh interpreter per notebook, as
+``jupyter nbconvert --execute`` gives, without waiting for it to boot.
+
+The pool owns every kernel it started, including those still starting, and
+``close`` kills them all; it is idempotent and runs on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import os
+import shutil
+import tempfile
+import time
+import uuid
+from collections import defaultdict, deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from .platforms import kernel_transport
+
+# Parallel kernels must not share IPython's SQLite history file.
+KERNEL_ARGS = ["--HistoryManager.hist_file=:memory:"]
+
+
+@dataclass(frozen=True)
+class KernelRequest:
+    """What a notebook needs from a kernel: its kernelspec and working directory."""
+
+    kernel_name: str
+    cwd: Path
+
+
+class Kernel:
+    """A started, ready kernel with a connected client that refuses stdin."""
+
+    def __init__(self, request: KernelRequest, km: Any, kc: Any, log: IO[bytes], startup: float):
+        self.request = request
+        self.km = km
+        self.kc = kc
+        self._log = log
+        #: Seconds from launch until the kernel answered, on or off the critical path.
+        self.startup = startup
+        #: From the kernel's ``kernel_info_reply``, for the notebook's metadata.
+        self.language_info: dict[str, Any] | None = None
+
+    @property
+    def pid(self) -> int | None:
+        provisioner = getattr(self.km, "provisioner", None)
+        process = getattr(provisioner, "process", None)
+        return getattr(process, "pid", None)
+
+    def log_tail(self, limit: int = 2000) -> str:
+        """The end of what the kernel process wrote to stdout/stderr."""
+        try:
+            self._log.flush()
+            with open(self._log.name, "rb") as f:
+                f.seek(0, os.SEEK_END)
+                f.seek(max(0, f.tell() - limit))
+                return f.read().decode("utf-8", "replace").strip()
+        except (OSError, ValueError):
+            return ""
+
+    async def shutdown(self) -> None:
+        await _stop(self.km, self.kc, self._log)
+
+
+class PoolState(enum.Enum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class KernelStartError(Exception):
+    """A kernel did not start or did not become ready; ``log`` is its output."""
+
+    def __init__(self, message: str, log: str = "") -> None:
+        super().__init__(message)
+        self.log = log
+
+
+class KernelPool:
+    """Start kernels ahead of demand, hand each out once, and clean up all of them."""
+
+    def __init__(
+        self,
+        *,
+        spares: int,
+        startup_timeout: float = 60.0,
+        env: dict[str, str] | None = None,
+        max_starting: int | None = None,
+    ) -> None:
+        self.spares = max(0, spares)
+        self.startup_timeout = startup_timeout
+        self.env = dict(os.environ if env is None else env)
+        self.state = PoolState.OPEN
+        self.started = 0
+        self._runtime_dir = Path(tempfile.mkdtemp(prefix="nbbuild-"))
+        self._expected: deque[KernelRequest] = deque()
+        self._starting: dict[KernelRequest, deque[asyncio.Task[Kernel]]] = defaultdict(deque)
+        self._in_use: set[Kernel] = set()
+        self._stopping: set[asyncio.Task[None]] = set()
+        # Kernel start-up is CPU-bound: starting every spare at once delays the
+        # kernels needed first. Starts queue here, in the order they were asked for.
+        self._start_slots = asyncio.Semaphore(max(1, max_starting or spares))
+
+    async def __aenter__(self) -> KernelPool:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @property
+    def runtime_dir(self) -> Path:
+        """Connection files and sockets of this pool's kernels live here."""
+        return self._runtime_dir
+
+    def expect(self, requests: Iterable[KernelRequest]) -> None:
+        """Announce upcoming requests, in the order they will be made."""
+        self._expected.extend(requests)
+        self._refill()
+
+    async def take(self, request: KernelRequest) -> Kernel:
+        """A ready kernel for ``request``: a spare if one was started, else a new one."""
+        if self.state is PoolState.CLOSED:
+            raise RuntimeError("kernel pool is closed")
+        queue = self._starting.get(request)
+        if queue:
+            task = queue.popleft()
+        else:
+            try:
+                self._expected.remove(request)
+            except ValueError:
+                pass
+            task = self._launch(request)
+        self._refill()
+        kernel = await task
+        self._in_use.add(kernel)
+        return kernel
+
+    def discard(self, kernel: Kernel) -> None:
+        """Shut a used kernel down in the background, off the critical path."""
+        self._in_use.discard(kernel)
+        self._track(asyncio.ensure_future(kernel.shutdown()))
+
+    async def close(self) -> None:
+        """Kill every kernel the pool started: spares, starting, in use. Idempotent."""
+        if self.state is PoolState.CLOSED:
+            return
+        self.state = PoolState.CLOSED
+        self._expected.clear()
+        pending = [t for q in self._starting.values() for t in q]
+        self._starting.clear()
+        for task in pending:
+            task.add_done_callback(self._stop_if_started)
+            task.cancel()
+        for kernel in list(self._in_use):
+            self.discard(kernel)
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+        while self._stopping:
+            await asyncio.gather(*list(self._stopping), return_exceptions=True)
+        shutil.rmtree(self._runtime_dir, ignore_errors=True)
+
+    def _refill(self) -> None:
+        waiting = sum(len(q) for q in self._starting.values())
+        while self.state is PoolState.OPEN and self._expected and waiting < self.spares:
+            request = self._expected.popleft()
+            self._starting[request].append(self._launch(request))
+            waiting += 1
+
+    def _launch(self, request: KernelRequest) -> asyncio.Task[Kernel]:
+        self.started += 1
+        return asyncio.ensure_future(self._start(request))
+
+    def _stop_if_started(self, task: asyncio.Task[Kernel]) -> None:
+        if not task.cancelled() and task.exception() is None:
+            self.discard(task.result())
+
+    def _track(self, task: asyncio.Task[None]) -> None:
+        self._stopping.add(task)
+        task.add_done_callback(self._stopping.discard)
+
+    async def _start(self, request: KernelRequest) -> Kernel:
+        async with self._start_slots:
+            return await self._start_now(request)
+
+    async def _start_now(self, request: KernelRequest) -> Kernel:
+        from jupyter_client.manager import AsyncKernelManager
+
+        name = f"kernel-{uuid.uuid4().hex[:12]}"
+        km = AsyncKernelManager(
+            kernel_name=request.kernel_name,
+            transport=kernel_transport(),
+            connection_file=str(self._runtime_dir / f"{name}.json"),
+        )
+        log = open(self._runtime_dir / f"{name}.log", "w+b")  # noqa: SIM115 (closed in _stop)
+        kc = None
+        began = time.perf_counter()
+        try:
+            await km.start_kernel(
+                cwd=str(request.cwd),
+                env=self.env,
+                extra_arguments=KERNEL_ARGS,
+                stdout=log,
+                stderr=log,
+            )
+            kc = km.client()
+            # No stdin channel: input() then fails at once instead of waiting for
+            # the cell timeout. (start_channels() resets allow_stdin, so say it here.)
+            kc.start_channels(stdin=False)
+            info = await wait_until_ready(km, kc, self.startup_timeout)
+        except KernelStartError as exc:
+            exc.log = _read(log)
+            await asyncio.shield(_stop(km, kc, log))
+            raise
+        except BaseException:
+            await asyncio.shield(_stop(km, kc, log))
+            raise
+        kernel = Kernel(request, km, kc, log, time.perf_counter() - began)
+        kernel.language_info = info.get("language_info")
+        return kernel
+
+
+async def wait_until_ready(km: Any, kc: Any, timeout: float) -> dict[str, Any]:
+    """Wait until the kernel answers ``kernel_info`` on shell *and* IOPub is live.
+
+    jupyter_client's ``wait_for_ready`` ends with 0.2 s of waiting for IOPub to
+    fall silent. Seeing the ``idle`` status that answers our own request proves
+    IOPub is connected without that wait. Requests are repeated because a
+    subscriber may join after the kernel published (ZeroMQ's slow joiner).
+    Returns the ``kernel_info_reply`` content.
+    """
+    from queue import Empty
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        msg_id = kc.kernel_info()
+        reply = None
+        idle = False
+        round_end = time.monotonic() + 1.0
+        while time.monotonic() < min(round_end, deadline) and not (reply and idle):
+            if reply is None:
+                try:
+                    msg = await kc.shell_channel.get_msg(timeout=0.05)
+                    if msg["parent_header"].get("msg_id") == msg_id:
+                        reply = msg["content"]
+                except Empty:
+                    pass
+            try:
+                msg = await kc.iopub_channel.get_msg(timeout=0.05)
+                idle = idle or (
+                    msg["parent_header"].get("msg_id") == msg_id
+                    and msg["msg_type"] == "status"
+                    and msg["content"].get("execution_state") == "idle"
+                )
+            except Empty:
+                pass
+        if reply is not None and idle:
+            return reply
+        if not await km.is_alive():
+            raise KernelStartError("kernel died before it became ready")
+    raise KernelStartError(f"kernel did not become ready within {timeout:g} s")
+
+
+def _read(log: IO[bytes]) -> str:
+    try:
+        log.flush()
+        log.seek(0)
+        return log.read().decode("utf-8", "replace").strip()[-2000:]
+    except (OSError, ValueError):
+        return ""
+
+
+async def _stop(km: Any, kc: Any, log: IO[bytes]) -> None:
+    """Stop channels, kill the kernel now, remove its files; tolerate a dead kernel."""
+    try:
+        if kc is not None:
+            kc.stop_channels()
+        if km.has_kernel:
+            await km.shutdown_kernel(now=True)
+    except Exception:
+        pass
+    finally:
+        try:
+            await km.cleanup_resources()
+        except Exception:
+            pass
+        log.close()

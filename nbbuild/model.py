@@ -1,0 +1,87 @@
+"""The records that flow through a build: sources in, results out."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+
+class Status(enum.Enum):
+    """How one notebook's build ended.
+
+    FAILED means the notebook's own code raised (or a cell timed out); ERRORED
+    means nbbuild could not run it at all (unreadable file, unknown or dead kernel).
+    """
+
+    BUILT = "built"
+    FAILED = "failed"
+    ERRORED = "errored"
+
+
+class SourceKind(enum.Enum):
+    IPYNB = "ipynb"
+    PERCENT = "percent"
+
+
+@dataclass(frozen=True)
+class Source:
+    """A notebook found in the course. ``rel`` is its path relative to the course."""
+
+    path: Path
+    rel: PurePosixPath
+    kind: SourceKind
+
+    @property
+    def stem(self) -> PurePosixPath:
+        """The output path without suffix: ``part1/intro`` for ``part1/intro.py``."""
+        return self.rel.with_suffix("")
+
+    def __str__(self) -> str:
+        return str(self.rel)
+
+
+@dataclass(frozen=True)
+class Course:
+    """What discovery found: notebooks in course order, and every other file."""
+
+    root: Path
+    sources: tuple[Source, ...]
+    assets: tuple[PurePosixPath, ...]
+
+
+@dataclass
+class NotebookResult:
+    """The outcome of one notebook. ``error`` is set unless the status is BUILT."""
+
+    source: Source
+    status: Status
+    outputs: dict[str, Path] = field(default_factory=dict)
+    error: Exception | None = None
+    title: str = ""
+    #: Wall seconds per stage: ``kernel_wait`` (blocked on the pool), ``execute``,
+    #: ``export`` (render and write, including waiting for the export thread).
+    stages: dict[str, float] = field(default_factory=dict)
+    #: Seconds the notebook's kernel took to start (usually before it was needed).
+    kernel_startup: float = 0.0
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.status is Status.BUILT
+
+
+@dataclass
+class BuildResult:
+    """All notebooks' results, in course order, and the wall time of the build."""
+
+    results: list[NotebookResult]
+    wall_time: float
+    out: Path
+
+    def count(self, status: Status) -> int:
+        return sum(1 for r in self.results if r.status is status)
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.results)

@@ -1,0 +1,164 @@
+"""Reporters: how a build shows its progress. The pipeline only calls hooks.
+
+* ``RichReporter``: a live display (done/total, the notebooks running now with
+  their elapsed time) on a terminal.
+* ``PlainReporter``: one line per finished notebook, for logs and CI.
+* ``quiet=True``: failures only.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import TYPE_CHECKING, Protocol, TextIO
+
+from .errors import CellError
+from .model import BuildResult, NotebookResult, Source, Status
+
+if TYPE_CHECKING:  # pragma: no cover
+    from rich.console import Console
+
+
+class Reporter(Protocol):
+    def build_started(self, total: int, workers: int) -> None: ...
+    def notebook_started(self, source: Source) -> None: ...
+    def notebook_finished(self, result: NotebookResult) -> None: ...
+    def build_finished(self, result: BuildResult) -> None: ...
+
+
+class NullReporter:
+    """Reports nothing; the base of the others."""
+
+    def build_started(self, total: int, workers: int) -> None:
+        pass
+
+    def notebook_started(self, source: Source) -> None:
+        pass
+
+    def notebook_finished(self, result: NotebookResult) -> None:
+        pass
+
+    def build_finished(self, result: BuildResult) -> None:
+        pass
+
+
+def describe_failure(result: NotebookResult, *, traceback_lines: int = 25) -> str:
+    """``FAILED path: cell N, line L raised E: msg`` and the end of the traceback."""
+    label = result.status.value.upper()
+    text = f"{label} {result.error}"
+    if isinstance(result.error, CellError) and result.error.traceback:
+        tb = _traceback_tail(result.error.traceback, traceback_lines)
+        text += "\n" + "\n".join("    " + line for line in tb)
+    return text
+
+
+def _traceback_tail(traceback: str, limit: int) -> list[str]:
+    lines = traceback.rstrip().splitlines()
+    if len(lines) > limit:
+        lines = ["...", *lines[-limit:]]
+    return lines
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def summary_line(result: BuildResult) -> str:
+    total = len(result.results)
+    parts = [f"{result.count(Status.BUILT)} built"]
+    for status in (Status.FAILED, Status.ERRORED):
+        if result.count(status):
+            parts.append(f"{result.count(status)} {status.value}")
+    return f"{plural(total, 'notebook')}: {', '.join(parts)} in {result.wall_time:.1f} s -> {result.out}"
+
+
+class PlainReporter(NullReporter):
+    """A line per finished notebook; failures with their traceback; a summary."""
+
+    def __init__(self, stream: TextIO | None = None, *, quiet: bool = False) -> None:
+        self.stream = stream or sys.stdout
+        self.quiet = quiet
+        self.total = 0
+        self.done = 0
+
+    def _print(self, text: str) -> None:
+        print(text, file=self.stream, flush=True)
+
+    def build_started(self, total: int, workers: int) -> None:
+        self.total = total
+        if not self.quiet:
+            self._print(f"building {plural(total, 'notebook')} with {plural(workers, 'worker')}")
+
+    def notebook_finished(self, result: NotebookResult) -> None:
+        self.done += 1
+        if not result.ok:
+            self._print(describe_failure(result))
+        elif not self.quiet:
+            self._print(
+                f"[{self.done}/{self.total}] built {result.source.rel} ({result.seconds:.1f} s)"
+            )
+
+    def build_finished(self, result: BuildResult) -> None:
+        if not self.quiet:
+            _print_summary(self._print, result)
+
+
+def _print_summary(emit, result: BuildResult) -> None:
+    bad = [r for r in result.results if not r.ok]
+    if bad:
+        emit("not built:")
+        for r in bad:
+            first = str(r.error).splitlines()[0] if r.error else ""
+            emit(f"  {r.status.value.upper():8} {first}")
+    emit(summary_line(result))
+
+
+class RichReporter(NullReporter):
+    """A live display of progress and the notebooks running now."""
+
+    def __init__(self, console: Console | None = None) -> None:
+        from rich.console import Console
+
+        self.console = console or Console()
+        self.running: dict[Source, float] = {}
+        self.total = 0
+        self.done = 0
+        self._live = None
+
+    def build_started(self, total: int, workers: int) -> None:
+        from rich.live import Live
+
+        self.total = total
+        self.console.print(f"building {plural(total, 'notebook')} with {plural(workers, 'worker')}")
+        self._live = Live(self, console=self.console, refresh_per_second=4, transient=True)
+        self._live.start()
+
+    def notebook_started(self, source: Source) -> None:
+        self.running[source] = time.perf_counter()
+
+    def notebook_finished(self, result: NotebookResult) -> None:
+        self.running.pop(result.source, None)
+        self.done += 1
+        if not result.ok:
+            self.console.print(describe_failure(result), style="red", markup=False, highlight=False)
+
+    def build_finished(self, result: BuildResult) -> None:
+        self.stop()
+        _print_summary(lambda text: self.console.print(text, markup=False, highlight=False), result)
+
+    def stop(self) -> None:
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
+
+    def __rich__(self):
+        from rich.table import Table
+
+        table = Table.grid(padding=(0, 2))
+        width = 30
+        filled = int(width * self.done / self.total) if self.total else width
+        table.add_row(f"[bold]{self.done}/{self.total}[/]", "█" * filled + "░" * (width - filled))
+        now = time.perf_counter()
+        for source, started in list(self.running.items()):
+            table.add_row(f"{now - started:5.1f} s", str(source.rel))
+        return table
