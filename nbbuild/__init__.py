@@ -24,12 +24,12 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .build import build
+    from .pipeline import build
     from .config import Settings, load_settings
     from .model import BuildResult, NotebookResult, Status
 
 _LAZY = {
-    "build": ".build",
+    "build": ".pipeline",
     "Settings": ".config",
     "load_settings": ".config",
     "BuildResult": ".model",

@@ -58,7 +58,7 @@ def build(
     quiet: bool,
 ) -> None:
     """Execute every notebook of COURSE once and render every format from it."""
-    from .build import build as run_build
+    from .pipeline import build as run_build
     from .config import load_settings
     from .errors import BuildInterrupted, ConfigError, DiscoveryError
 

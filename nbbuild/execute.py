@@ -99,10 +99,22 @@ async def execute_notebook(
     except CellExecutionError as exc:
         raise _cell_error(loaded, index, exc) from None
     except DeadKernelError:
+        _reraise_cancellation()
         raise _dead(loaded, index, kernel) from None
     finally:
         execution.seconds = time.perf_counter() - began
     return execution
+
+
+def _reraise_cancellation() -> None:
+    """nbclient turns a cancelled cell into ``DeadKernelError`` ("can only be
+    cancelled when the kernel is dead"); when *we* were cancelled (Ctrl-C,
+    SIGTERM), it is the cancellation, and it must go on up."""
+    import asyncio
+
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 def _cell_timeout(cell, default: float) -> int:

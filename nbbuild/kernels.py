@@ -103,7 +103,7 @@ class KernelPool:
         self.env = dict(os.environ if env is None else env)
         self.state = PoolState.OPEN
         self.started = 0
-        self._runtime_dir = Path(tempfile.mkdtemp(prefix="nbbuild-"))
+        self._runtime_dir, self._transport = _runtime_dir_and_transport()
         self._expected: deque[KernelRequest] = deque()
         self._starting: dict[KernelRequest, deque[asyncio.Task[Kernel]]] = defaultdict(deque)
         self._in_use: set[Kernel] = set()
@@ -199,7 +199,7 @@ class KernelPool:
         name = f"kernel-{uuid.uuid4().hex[:12]}"
         km = AsyncKernelManager(
             kernel_name=request.kernel_name,
-            transport=kernel_transport(),
+            transport=self._transport,
             connection_file=str(self._runtime_dir / f"{name}.json"),
         )
         log = open(self._runtime_dir / f"{name}.log", "w+b")  # noqa: SIM115 (closed in _stop)
@@ -269,6 +269,29 @@ async def wait_until_ready(km: Any, kc: Any, timeout: float) -> dict[str, Any]:
         if not await km.is_alive():
             raise KernelStartError("kernel died before it became ready")
     raise KernelStartError(f"kernel did not become ready within {timeout:g} s")
+
+
+# Unix socket paths must fit in sockaddr_un.sun_path (104 bytes on macOS, 108 on
+# Linux); a kernel's longest is "<dir>/kernel-<12 hex>-ipc-<port>".
+_MAX_IPC_DIR = 104 - len("/kernel-0123456789ab-ipc-65535") - 1
+
+
+def _runtime_dir_and_transport() -> tuple[Path, str]:
+    """A private folder for connection files, and the transport that fits it.
+
+    A deep TMPDIR (macOS, CI runners, pytest) makes ipc socket paths too long;
+    then a short folder in /tmp is used, and if that fails too, TCP.
+    """
+    transport = kernel_transport()
+    folder = Path(tempfile.mkdtemp(prefix="nbbuild-"))
+    if transport != "ipc" or len(str(folder)) <= _MAX_IPC_DIR:
+        return folder, transport
+    try:
+        short = Path(tempfile.mkdtemp(prefix="nbbuild-", dir="/tmp"))
+    except OSError:
+        return folder, "tcp"
+    shutil.rmtree(folder, ignore_errors=True)
+    return short, "ipc"
 
 
 def _read(log: IO[bytes]) -> str:

@@ -105,7 +105,8 @@ def _index_row(out: Path, result: NotebookResult) -> str:
         links.append(f'<a class="{fmt}" href="{href}">{labels[fmt]}</a>')
     page = result.outputs.get("html")
     if page is not None:
-        name = f'<a href="{html.escape(page.relative_to(out).as_posix(), quote=True)}">{name}</a>'
+        href = html.escape(page.relative_to(out).as_posix(), quote=True)
+        name = f'<a class="title" href="{href}">{name}</a>'
     status = result.status.value
     cls = "ok" if result.status is Status.BUILT else "bad"
     return (

@@ -18,6 +18,8 @@ from .model import Source, SourceKind
 
 DEFAULT_KERNEL = "python3"
 _MARKER_LINE = re.compile(r"^#\s?%%")
+_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+_EMPHASIS = re.compile(r"(\*{1,3}|_{1,3}|`)(.+?)\1")
 
 
 @dataclass
@@ -36,8 +38,17 @@ class LoadedNotebook:
             if cell.cell_type == "markdown":
                 for line in cell.source.splitlines():
                     if line.startswith("#"):
-                        return line.lstrip("#").strip()
+                        return plain_text(line.lstrip("#").strip()) or self.source.stem.name
         return self.source.stem.name
+
+
+def plain_text(markdown: str) -> str:
+    """A heading without its inline markup: links, emphasis, code ticks."""
+    text = _LINK.sub(r"\1", markdown)
+    previous = None
+    while previous != text:
+        previous, text = text, _EMPHASIS.sub(r"\2", text)
+    return text.strip()
 
 
 def load(source: Source) -> LoadedNotebook:
@@ -96,7 +107,12 @@ def _parse_percent(source: Source, text: str) -> nbformat.NotebookNode:
         nb = jupytext.reads(text, fmt="py:percent")
     except Exception as exc:
         raise SourceError(str(source.rel), f"cannot be read as a percent notebook: {exc}") from None
-    return nbformat.from_dict(nb)
+    nb = nbformat.from_dict(nb)
+    # jupytext leaves ids to nbformat, which makes random ones: every build of
+    # the same file would then differ. Ids from the cell's position are stable.
+    for i, cell in enumerate(nb.cells, 1):
+        cell["id"] = f"cell-{i}"
+    return nb
 
 
 def _cell_lines(text: str, n_cells: int) -> list[int] | None:

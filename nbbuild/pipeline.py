@@ -136,7 +136,10 @@ def _request(loaded: LoadedNotebook) -> KernelRequest:
 
 
 async def _worker(queue, pool, exporter, settings, reporter, results) -> None:
+    task = asyncio.current_task()
     while not queue.empty():
+        if task is not None and task.cancelling():
+            raise asyncio.CancelledError
         index, loaded = queue.get_nowait()
         results[index] = await _run_one(loaded, pool, exporter, settings, reporter)
         _finish(settings, results[index], reporter)

@@ -1,0 +1,83 @@
+"""The built pages in a real browser: Debian's chromium, driven by Selenium.
+
+The pages are served from the output folder over HTTP on 127.0.0.1, as a course
+site would be. Chromium and chromedriver are installed by .ci/run (apt packages
+chromium and chromium-driver); without them this test fails, it never skips.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import shutil
+import threading
+
+import pytest
+
+from nbbuild import build, load_settings
+
+pytestmark = [pytest.mark.integration, pytest.mark.browser]
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+
+
+@pytest.fixture
+def site(course, private_tmp):
+    result = build(load_settings(course, workers=4))
+    assert result.ok
+    out = course / "_build"
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(out))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def browser(tmp_path):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync",
+                 f"--user-data-dir={tmp_path / 'profile'}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(60)
+    yield driver
+    driver.quit()
+
+
+_IMAGES_LOADED = """
+return Array.from(document.images).map(i => [i.getAttribute('src').slice(0, 30),
+                                             i.complete && i.naturalWidth > 0]);
+"""
+
+
+def test_pages_show_outputs_the_plot_and_the_image(site, browser, tmp_path):
+    browser.get(f"{site}/index.html")
+    links = browser.execute_script(
+        "return Array.from(document.querySelectorAll('a.title')).map(a => a.textContent)")
+    assert links[0].startswith("Welcome") and len(links) == 13
+
+    browser.get(f"{site}/00-welcome.html")
+    images = browser.execute_script(_IMAGES_LOADED)
+    assert ["img/logo.png", True] in images  # the image by relative path loads
+    browser.save_screenshot(str(tmp_path / "welcome.png"))
+
+    browser.get(f"{site}/02-data/03-plotting.html")
+    images = browser.execute_script(_IMAGES_LOADED)
+    assert images and all(ok for _, ok in images)
+    assert images[0][0].startswith("data:image/png;base64")  # the executed plot
+    text = browser.find_element("tag name", "body").text
+    assert "Plotting with matplotlib" in text and "[0.    0.032 0.063 0.095 0.126]" in text
+
+    browser.get(f"{site}/02-data/02-using-helpers.html")
+    body = browser.find_element("tag name", "body").text
+    assert "1491.0" in body and "'north': 460" in body  # outputs of the executed cells
