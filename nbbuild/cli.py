@@ -48,6 +48,9 @@ def main() -> None:
 @click.option(
     "--timeout", type=click.FloatRange(min=0, min_open=True), help="Per-cell timeout, s [300]."
 )
+@click.option(
+    "--cache-dir", type=click.Path(file_okay=False), help="The course's store [COURSE/.nbbuild]."
+)
 @click.option("-q", "--quiet", is_flag=True, help="Print failures only.")
 def build(
     course: str,
@@ -55,6 +58,7 @@ def build(
     formats: str | None,
     workers: int | None,
     timeout: float | None,
+    cache_dir: str | None,
     quiet: bool,
 ) -> None:
     """Execute every notebook of COURSE once and render every format from it."""
@@ -64,7 +68,12 @@ def build(
 
     try:
         settings = load_settings(
-            course, out=out, formats=formats, workers=workers, timeout=timeout
+            course,
+            out=out,
+            formats=formats,
+            workers=workers,
+            timeout=timeout,
+            cache_dir=cache_dir,
         )
     except ConfigError as exc:
         _fail(str(exc), EXIT_USAGE)

@@ -16,6 +16,7 @@ from .errors import ConfigError
 FORMATS = ("html", "slides", "notebook")
 DEFAULT_FORMATS = FORMATS
 DEFAULT_OUT = "_build"
+DEFAULT_CACHE_DIR = ".nbbuild"
 DEFAULT_TIMEOUT = 300.0
 DEFAULT_STARTUP_TIMEOUT = 60.0
 CONFIG_FILE = "nbbuild.toml"
@@ -35,6 +36,9 @@ class Settings:
     exclude: tuple[str, ...] = ()
     allow_errors: tuple[str, ...] = ()
     reveal_url_prefix: str | None = None
+    #: The course's store (run times now, the build cache later); outside ``out``
+    #: so that deleting the outputs loses nothing.
+    cache_dir: Path
     config_file: Path | None = None
 
 
@@ -49,6 +53,7 @@ _FILE_KEYS: dict[str, type | tuple[type, ...]] = {
     "exclude": list,
     "allow_errors": list,
     "reveal_url_prefix": str,
+    "cache_dir": str,
 }
 
 
@@ -92,12 +97,16 @@ def load_settings(course: Path | str, **overrides: Any) -> Settings:
     _check_keys(values, where)
 
     merged: dict[str, Any] = dict(values)
-    if "out" in merged:
-        merged["out"] = course / merged["out"]
+    for key in _PATH_KEYS:
+        if key in merged:
+            merged[key] = course / merged[key]
     for key, value in overrides.items():
         if value is not None:
-            merged[key] = Path(value).resolve() if key == "out" else value
+            merged[key] = Path(value).resolve() if key in _PATH_KEYS else value
     return _make(course, merged, source, where)
+
+
+_PATH_KEYS = ("out", "cache_dir")
 
 
 def _check_keys(values: dict[str, Any], where: str) -> None:
@@ -128,6 +137,7 @@ def _make(course: Path, merged: dict[str, Any], source: Path | None, where: str)
     return Settings(
         course=course,
         out=Path(merged.pop("out", course / DEFAULT_OUT)),
+        cache_dir=Path(merged.pop("cache_dir", course / DEFAULT_CACHE_DIR)),
         formats=formats,
         workers=workers,
         config_file=source,

@@ -1,4 +1,4 @@
-"""The pipeline: discover -> read -> check kernels -> execute (pool) -> export -> write.
+"""The pipeline: discover -> plan -> read -> execute (pool) -> export -> write -> record.
 
 ``build()`` is the one entry point the CLI, tests and benchmark call. It runs an
 asyncio loop in which one coroutine per worker takes notebooks in course order,
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import sqlite3
 import time
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -31,9 +32,11 @@ from .kernels import KernelPool, KernelRequest, KernelStartError
 from .layout import output_paths
 from .model import BuildResult, NotebookResult, Status
 from .outputs import copy_assets, prepare, remove_outputs, write_atomic, write_index
+from .plan import execution_order
 from .platforms import loop_factory
 from .progress import NullReporter, Reporter
 from .sources import LoadedNotebook, load
+from .store import Store, StoreError
 
 
 def build(settings: Settings, reporter: Reporter | None = None) -> BuildResult:
@@ -51,15 +54,18 @@ async def _build(settings: Settings, reporter: Reporter) -> BuildResult:
     _cancel_on_sigterm()
     exporter = _ExportThread(settings)
     warm = None
+    history = None
     try:
         course = discover(settings)
         prepare(settings.out)
+        history = _open_history(settings, reporter)
+        order = execution_order(course.sources, _durations(history, course.sources, reporter))
         results: dict[int, NotebookResult] = {}
         async with KernelPool(
             spares=settings.workers, startup_timeout=settings.startup_timeout
         ) as pool:
             runnable = []
-            async for item in _load_all(course.sources, pool, results):
+            async for item in _load_all(course.sources, order, pool, results):
                 runnable.append(item)
                 if len(runnable) == settings.workers:
                     # Importing nbconvert and compiling templates takes ~0.5 s and
@@ -86,8 +92,11 @@ async def _build(settings: Settings, reporter: Reporter) -> BuildResult:
         ordered = [results[i] for i in range(len(course.sources))]
         if "html" in settings.formats:
             await exporter.submit(write_index, settings.out, _course_title(settings), ordered)
+        _record_runs(history, ordered, reporter)
     finally:
         exporter.close()
+        if history is not None:
+            history.close()
     result = BuildResult(ordered, time.perf_counter() - began, settings.out)
     reporter.build_finished(result)
     return result
@@ -102,19 +111,54 @@ def _cancel_on_sigterm() -> None:
         pass  # Windows, or not the main thread
 
 
+def _open_history(settings: Settings, reporter: Reporter) -> Store | None:
+    """The course's store, or None (with a warning) when it cannot be used."""
+    try:
+        return Store(settings.cache_dir)
+    except StoreError as exc:
+        reporter.warning(f"{exc}; notebooks run in course order")
+        return None
+
+
+def _durations(history: Store | None, sources, reporter: Reporter) -> dict[str, float]:
+    if history is None:
+        return {}
+    try:
+        return history.durations(str(s.rel) for s in sources)
+    except sqlite3.Error as exc:
+        reporter.warning(f"{history.path}: run times unreadable ({exc})")
+        return {}
+
+
+def _record_runs(history: Store | None, results: list[NotebookResult], reporter: Reporter) -> None:
+    """Keep how long each executed notebook took, for the next build's order."""
+    if history is None:
+        return
+    runs = {
+        str(r.source.rel): (r.stages["execute"] + r.stages.get("export", 0.0), r.status.value)
+        for r in results
+        if "execute" in r.stages
+    }
+    try:
+        history.record_runs(runs)
+    except sqlite3.Error as exc:
+        reporter.warning(f"{history.path}: run times not saved ({exc})")
+
+
 async def _load_all(
-    sources, pool: KernelPool, results: dict[int, NotebookResult]
+    sources, order: list[int], pool: KernelPool, results: dict[int, NotebookResult]
 ) -> AsyncIterator[tuple[int, LoadedNotebook]]:
     """Parse every source and check its kernel; the caller runs none until all are read.
 
-    Each notebook's kernel is announced to the pool as soon as the notebook is
-    read, so the first kernels boot while the rest of the course is still loading.
-    Unreadable notebooks go straight into ``results`` as ERRORED.
+    Sources are read in execution ``order`` and each notebook's kernel is announced
+    to the pool as soon as it is read, so the first kernels boot while the rest of
+    the course is still loading. Unreadable notebooks go into ``results`` as ERRORED.
     """
     from jupyter_client.kernelspec import KernelSpecManager
 
     installed = sorted(KernelSpecManager().find_kernel_specs())
-    for i, source in enumerate(sources):
+    for i in order:
+        source = sources[i]
         try:
             loaded = load(source)
             if loaded.kernel_name not in installed:
@@ -171,8 +215,8 @@ async def _run_one(
             await execute_notebook(loaded, kernel, options)
         finally:
             pool.discard(kernel)
-        executed = time.perf_counter()
-        result.stages["execute"] = executed - ready
+            executed = time.perf_counter()
+            result.stages["execute"] = executed - ready
         result.outputs = await exporter.submit(_export_and_write, exporter, loaded, settings)
         result.stages["export"] = time.perf_counter() - executed
     except NotebookError as exc:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 class Reporter(Protocol):
+    def warning(self, text: str) -> None: ...
     def build_started(self, total: int, workers: int) -> None: ...
     def notebook_started(self, source: Source) -> None: ...
     def notebook_finished(self, result: NotebookResult) -> None: ...
@@ -28,6 +29,9 @@ class Reporter(Protocol):
 
 class NullReporter:
     """Reports nothing; the base of the others."""
+
+    def warning(self, text: str) -> None:
+        pass
 
     def build_started(self, total: int, workers: int) -> None:
         pass
@@ -84,6 +88,9 @@ class PlainReporter(NullReporter):
     def _print(self, text: str) -> None:
         print(text, file=self.stream, flush=True)
 
+    def warning(self, text: str) -> None:
+        self._print(f"warning: {text}")
+
     def build_started(self, total: int, workers: int) -> None:
         self.total = total
         if not self.quiet:
@@ -124,6 +131,9 @@ class RichReporter(NullReporter):
         self.total = 0
         self.done = 0
         self._live = None
+
+    def warning(self, text: str) -> None:
+        self.console.print(f"warning: {text}", style="yellow", markup=False, highlight=False)
 
     def build_started(self, total: int, workers: int) -> None:
         from rich.live import Live

@@ -11,6 +11,7 @@ import pytest
 
 from nbbuild import build, load_settings
 from nbbuild.model import Status
+from nbbuild.progress import NullReporter
 
 from .conftest import kernel_processes, run_nbbuild, write_notebook
 
@@ -149,3 +150,37 @@ def test_output_folder_is_never_read_back_as_sources(course, private_tmp):
     second = build(load_settings(course, workers=4))  # default _build; site/ holds .ipynb files
     assert len(first.results) == len(second.results) == NOTEBOOKS
     assert json.loads((course / "site/00-welcome.ipynb").read_text())["cells"]
+
+
+def test_run_times_are_kept_and_order_the_next_build(tmp_path, private_tmp):
+    """The second build starts the slow notebook first, and its results stay in
+    course order."""
+    course = tmp_path / "c"
+    write_notebook(course / "1-quick.ipynb", "print(1)")
+    write_notebook(course / "2-slow.ipynb", "import time; time.sleep(1.5)")
+    first = build(load_settings(course, workers=1, formats="notebook"))
+    assert first.ok and (course / ".nbbuild" / "nbbuild.db").is_file()
+    started = []
+
+    class Recorder(NullReporter):
+        def notebook_started(self, source):
+            started.append(str(source.rel))
+
+    second = build(load_settings(course, workers=1, formats="notebook"), Recorder())
+    assert started == ["2-slow.ipynb", "1-quick.ipynb"]
+    assert [str(r.source.rel) for r in second.results] == ["1-quick.ipynb", "2-slow.ipynb"]
+
+
+def test_an_unusable_store_warns_and_the_build_goes_on(tmp_path, private_tmp):
+    course = tmp_path / "c"
+    write_notebook(course / "a.ipynb", "print(1)")
+    (course / ".nbbuild").mkdir()
+    (course / ".nbbuild" / "nbbuild.db").write_bytes(b"garbage" * 500)
+    import io
+
+    from nbbuild.progress import PlainReporter
+
+    stream = io.StringIO()
+    result = build(load_settings(course, workers=1), PlainReporter(stream))
+    assert result.ok
+    assert "warning: " in stream.getvalue() and "nbbuild.db: cannot be used" in stream.getvalue()

@@ -4,6 +4,7 @@ import pytest
 
 from nbbuild import build, load_settings
 from nbbuild.model import Status
+from nbbuild.progress import NullReporter
 
 from .conftest import kernel_processes, run_nbbuild
 
@@ -66,18 +67,12 @@ def test_unknown_kernel_is_reported_before_anything_runs(tmp_path, private_tmp):
     write_notebook(course / "b.ipynb", "1", kernelspec={"name": "julia-9", "display_name": "J"})
     events = []
 
-    class Recorder:
-        def build_started(self, total, workers):
-            events.append("started")
-
+    class Recorder(NullReporter):
         def notebook_started(self, source):
             events.append(f"run {source.rel}")
 
         def notebook_finished(self, result):
             events.append(f"{result.status.value} {result.source.rel}")
-
-        def build_finished(self, result):
-            pass
 
     result = build(load_settings(course, workers=1), Recorder())
     assert events.index("errored b.ipynb") < events.index("run a.ipynb")

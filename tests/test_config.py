@@ -10,6 +10,7 @@ def test_defaults_without_a_course_file(tmp_path):
     s = load_settings(tmp_path)
     assert s.course == tmp_path.resolve()
     assert s.out == tmp_path.resolve() / "_build"
+    assert s.cache_dir == tmp_path.resolve() / ".nbbuild"
     assert s.formats == DEFAULT_FORMATS
     assert s.timeout == DEFAULT_TIMEOUT
     assert s.workers >= 1
@@ -19,11 +20,12 @@ def test_defaults_without_a_course_file(tmp_path):
 def test_nbbuild_toml_is_read_and_command_line_wins(tmp_path):
     (tmp_path / "nbbuild.toml").write_text(
         'out = "site"\nformats = ["html"]\nworkers = 3\ntimeout = 10\n'
-        'exclude = ["drafts/**"]\nallow_errors = ["demo.ipynb"]\n'
+        'exclude = ["drafts/**"]\nallow_errors = ["demo.ipynb"]\ncache_dir = "state"\n'
     )
     s = load_settings(tmp_path)
     assert (s.out, s.formats, s.workers, s.timeout) == (tmp_path / "site", ("html",), 3, 10)
     assert s.exclude == ("drafts/**",) and s.allow_errors == ("demo.ipynb",)
+    assert s.cache_dir == tmp_path / "state"
     s = load_settings(tmp_path, workers=1, formats="slides,notebook", out=str(tmp_path / "o"))
     assert (s.workers, s.formats, s.out) == (1, ("slides", "notebook"), tmp_path / "o")
     assert s.timeout == 10  # not overridden: None values are ignored
