@@ -64,7 +64,7 @@ def build(
     """Execute every notebook of COURSE once and render every format from it."""
     from .pipeline import build as run_build
     from .config import load_settings
-    from .errors import BuildInterrupted, ConfigError, DiscoveryError
+    from .errors import BuildInterrupted, ConfigError, NbbuildError
 
     try:
         settings = load_settings(
@@ -80,12 +80,12 @@ def build(
     reporter = _reporter(quiet)
     try:
         result = run_build(settings, reporter)
-    except (ConfigError, DiscoveryError) as exc:
-        _stop_live(reporter)
-        _fail(str(exc), EXIT_USAGE)
     except BuildInterrupted as exc:
         _stop_live(reporter)
         _fail(str(exc), EXIT_INTERRUPTED)
+    except NbbuildError as exc:  # settings, course layout, output folder
+        _stop_live(reporter)
+        _fail(str(exc), EXIT_USAGE)
     sys.exit(EXIT_OK if result.ok else EXIT_NOTEBOOKS_FAILED)
 
 

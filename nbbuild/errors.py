@@ -6,6 +6,7 @@
      ├── ConfigError              bad nbbuild.toml / [tool.nbbuild] / option value
      ├── DiscoveryError           the course folder cannot be planned
      │    └── ConflictingOutputsError  two sources would write the same output
+     ├── OutputError              the output folder cannot be created
      ├── BuildInterrupted         Ctrl-C or SIGTERM during a build
      └── NotebookError            one notebook could not be built; the build goes on
           ├── SourceError         unreadable or invalid source file      -> ERRORED
@@ -34,6 +35,10 @@ class DiscoveryError(NbbuildError):
 
 class ConflictingOutputsError(DiscoveryError):
     """Two sources (say ``a.py`` and ``a.ipynb``) map to the same output file."""
+
+
+class OutputError(NbbuildError):
+    """The output folder cannot be created or written at all."""
 
 
 class BuildInterrupted(NbbuildError):

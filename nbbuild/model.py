@@ -78,6 +78,8 @@ class BuildResult:
     results: list[NotebookResult]
     wall_time: float
     out: Path
+    #: The course index page, when html was built.
+    index: Path | None = None
 
     def count(self, status: Status) -> int:
         return sum(1 for r in self.results if r.status is status)

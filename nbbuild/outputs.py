@@ -74,7 +74,10 @@ def copy_assets(course: Path, out: Path, assets: Iterable[PurePosixPath]) -> int
 def remove_outputs(out: Path, stem: PurePosixPath, formats: tuple[str, ...]) -> None:
     """Delete a notebook's outputs, so a failed notebook shows no stale pages."""
     for rel in output_paths(stem, formats).values():
-        (out / rel).unlink(missing_ok=True)
+        try:
+            (out / rel).unlink()
+        except (FileNotFoundError, NotADirectoryError):
+            pass
 
 
 def write_index(out: Path, title: str, results: Sequence[NotebookResult]) -> Path:

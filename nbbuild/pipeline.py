@@ -1,9 +1,10 @@
 """The pipeline: discover -> plan -> read -> execute (pool) -> export -> write -> record.
 
 ``build()`` is the one entry point the CLI, tests and benchmark call. It runs an
-asyncio loop in which one coroutine per worker takes notebooks in course order,
-gets a pre-started kernel from the pool, executes the notebook once and hands it
-to a single export thread that renders every format and writes it atomically.
+asyncio loop in which one coroutine per worker takes notebooks in execution order
+(see plan.py), gets a pre-started kernel from the pool, executes the notebook once
+and hands it to a single export thread that renders every format and writes it
+atomically. Results are kept and reported in course order.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from .errors import (
     CellError,
     KernelDiedError,
     NotebookError,
+    OutputError,
     UnknownKernelError,
 )
 from .execute import ExecuteOptions, execute_notebook
@@ -30,7 +32,7 @@ from .export import Exporters
 from .globs import matches_any
 from .kernels import KernelPool, KernelRequest, KernelStartError
 from .layout import output_paths
-from .model import BuildResult, NotebookResult, Status
+from .model import BuildResult, Course, NotebookResult, Status
 from .outputs import copy_assets, prepare, remove_outputs, write_atomic, write_index
 from .plan import execution_order
 from .platforms import loop_factory
@@ -52,54 +54,77 @@ def build(settings: Settings, reporter: Reporter | None = None) -> BuildResult:
 async def _build(settings: Settings, reporter: Reporter) -> BuildResult:
     began = time.perf_counter()
     _cancel_on_sigterm()
+    course = discover(settings)
+    _prepare_output(settings)
     exporter = _ExportThread(settings)
-    warm = None
-    history = None
+    history = _open_history(settings, reporter)
     try:
-        course = discover(settings)
-        prepare(settings.out)
-        history = _open_history(settings, reporter)
         order = execution_order(course.sources, _durations(history, course.sources, reporter))
-        results: dict[int, NotebookResult] = {}
-        async with KernelPool(
-            spares=settings.workers, startup_timeout=settings.startup_timeout
-        ) as pool:
-            runnable = []
-            async for item in _load_all(course.sources, order, pool, results):
-                runnable.append(item)
-                if len(runnable) == settings.workers:
-                    # Importing nbconvert and compiling templates takes ~0.5 s and
-                    # holds the GIL: start once the first kernels are launched, so it
-                    # overlaps their boot instead of delaying it.
-                    warm = exporter.submit(exporter.exporters.warm_up)
-            if warm is None:
-                warm = exporter.submit(exporter.exporters.warm_up)
-            reporter.build_started(len(course.sources), settings.workers)
-            for result in results.values():
-                _finish(settings, result, reporter)
-            assets = exporter.submit(copy_assets, settings.course, settings.out, course.assets)
-            queue: asyncio.Queue[tuple[int, LoadedNotebook]] = asyncio.Queue()
-            for item in runnable:
-                queue.put_nowait(item)
-            workers = [
-                _worker(queue, pool, exporter, settings, reporter, results)
-                for _ in range(min(settings.workers, len(runnable)) or 1)
-            ]
-            await asyncio.gather(*workers)
-        await assets
-        if warm is not None:
-            await warm
+        results = await _run_all(course, order, settings, exporter, reporter)
         ordered = [results[i] for i in range(len(course.sources))]
+        index = None
         if "html" in settings.formats:
-            await exporter.submit(write_index, settings.out, _course_title(settings), ordered)
+            index = await exporter.submit(
+                write_index, settings.out, _course_title(settings), ordered
+            )
         _record_runs(history, ordered, reporter)
     finally:
         exporter.close()
         if history is not None:
             history.close()
-    result = BuildResult(ordered, time.perf_counter() - began, settings.out)
+    result = BuildResult(ordered, time.perf_counter() - began, settings.out, index)
     reporter.build_finished(result)
     return result
+
+
+async def _run_all(
+    course: Course,
+    order: list[int],
+    settings: Settings,
+    exporter: _ExportThread,
+    reporter: Reporter,
+) -> dict[int, NotebookResult]:
+    """Read, then execute and export every notebook; results by course position."""
+    results: dict[int, NotebookResult] = {}
+    warm = None
+    async with KernelPool(spares=settings.workers, startup_timeout=settings.startup_timeout) as pool:
+        runnable = []
+        async for item in _load_all(course.sources, order, pool, results):
+            runnable.append(item)
+            if len(runnable) == settings.workers:
+                # Importing nbconvert and compiling templates takes ~0.5 s and holds
+                # the GIL: start once the first kernels are launched, so it overlaps
+                # their boot instead of delaying it.
+                warm = exporter.submit(exporter.exporters.warm_up)
+        if warm is None:
+            warm = exporter.submit(exporter.exporters.warm_up)
+        reporter.build_started(len(course.sources), settings.workers)
+        for result in results.values():
+            _finish(settings, result, reporter)
+        assets = exporter.submit(copy_assets, settings.course, settings.out, course.assets)
+        queue: asyncio.Queue[tuple[int, LoadedNotebook]] = asyncio.Queue()
+        for item in runnable:
+            queue.put_nowait(item)
+        workers = [
+            _worker(queue, pool, exporter, settings, reporter, results)
+            for _ in range(min(settings.workers, len(runnable)) or 1)
+        ]
+        await asyncio.gather(*workers)
+    try:
+        await assets
+    except OSError as exc:
+        reporter.warning(f"course files not all copied to {settings.out}: {exc}")
+    await warm
+    return results
+
+
+def _prepare_output(settings: Settings) -> None:
+    try:
+        prepare(settings.out)
+    except OSError as exc:
+        raise OutputError(
+            f"{settings.out}: cannot create the output folder ({exc.strerror})"
+        ) from None
 
 
 def _cancel_on_sigterm() -> None:
@@ -217,7 +242,12 @@ async def _run_one(
             pool.discard(kernel)
             executed = time.perf_counter()
             result.stages["execute"] = executed - ready
-        result.outputs = await exporter.submit(_export_and_write, exporter, loaded, settings)
+        try:
+            result.outputs = await exporter.submit(_export_and_write, exporter, loaded, settings)
+        except OSError as exc:
+            raise NotebookError(
+                str(source.rel), f"outputs not written: {exc.strerror} ({exc.filename})"
+            ) from None
         result.stages["export"] = time.perf_counter() - executed
     except NotebookError as exc:
         result.status = Status.FAILED if isinstance(exc, CellError) else Status.ERRORED
@@ -253,7 +283,10 @@ def _export_and_write(
 
 def _finish(settings: Settings, result: NotebookResult, reporter: Reporter) -> None:
     if not result.ok:
-        remove_outputs(settings.out, result.source.stem, settings.formats)
+        try:
+            remove_outputs(settings.out, result.source.stem, settings.formats)
+        except OSError as exc:
+            reporter.warning(f"old outputs of {result.source.rel} not removed: {exc}")
     reporter.notebook_finished(result)
 
 
@@ -262,7 +295,7 @@ def _course_title(settings: Settings) -> str:
 
 
 class _ExportThread:
-    """One thread owns the warm exporters and all writes to the output folder.
+    """One thread owns the warm exporters and renders and writes every output.
 
     nbconvert exporters are not meant to be shared between threads; one thread
     keeps them warm and keeps the event loop free to drive kernels meanwhile.

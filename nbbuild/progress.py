@@ -73,7 +73,8 @@ def summary_line(result: BuildResult) -> str:
     for status in (Status.FAILED, Status.ERRORED):
         if result.count(status):
             parts.append(f"{result.count(status)} {status.value}")
-    return f"{plural(total, 'notebook')}: {', '.join(parts)} in {result.wall_time:.1f} s -> {result.out}"
+    where = result.index or result.out
+    return f"{plural(total, 'notebook')}: {', '.join(parts)} in {result.wall_time:.1f} s -> {where}"
 
 
 class PlainReporter(NullReporter):

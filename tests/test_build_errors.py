@@ -89,3 +89,41 @@ def test_conflicting_sources_exit_2_naming_both(tmp_path, private_tmp):
     proc = run_nbbuild(str(course))
     assert proc.returncode == 2
     assert "intro.ipynb and intro.py would both write" in proc.stderr
+
+
+def test_output_folder_that_cannot_be_created_exits_2(tmp_path, private_tmp):
+    from .conftest import write_notebook
+
+    course = tmp_path / "c"
+    write_notebook(course / "a.ipynb", "1")
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    proc = run_nbbuild(str(course), "--out", str(blocker / "site"))
+    assert proc.returncode == 2
+    assert "cannot create the output folder" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_outputs_that_cannot_be_written_error_that_notebook_only(tmp_path, private_tmp):
+    """A file where a notebook's output folder should be: that notebook is ERRORED
+    with the reason, nothing half-written is left, the others build."""
+    import io
+
+    from nbbuild.progress import PlainReporter
+
+    from .conftest import write_notebook
+
+    course = tmp_path / "c"
+    write_notebook(course / "ok.ipynb", "print(1)")
+    write_notebook(course / "part" / "blocked.ipynb", "print(2)")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "part").write_text("a file where a folder should be")
+    stream = io.StringIO()
+    result = build(load_settings(course, workers=2, out=str(out)), PlainReporter(stream))
+    by_name = {str(r.source.rel): r for r in result.results}
+    assert by_name["ok.ipynb"].status is Status.BUILT
+    blocked = by_name["part/blocked.ipynb"]
+    assert blocked.status is Status.ERRORED
+    assert str(blocked.error).startswith("part/blocked.ipynb: outputs not written:")
+    assert not list(out.rglob("*.tmp"))
+    assert (out / "ok.html").is_file()
