@@ -36,6 +36,8 @@ class Settings:
     exclude: tuple[str, ...] = ()
     allow_errors: tuple[str, ...] = ()
     reveal_url_prefix: str | None = None
+    #: Heading of index.html; default: the course folder's name.
+    title: str | None = None
     #: The course's store (run times now, the build cache later); outside ``out``
     #: so that deleting the outputs loses nothing.
     cache_dir: Path
@@ -54,6 +56,7 @@ _FILE_KEYS: dict[str, type | tuple[type, ...]] = {
     "allow_errors": list,
     "reveal_url_prefix": str,
     "cache_dir": str,
+    "title": str,
 }
 
 

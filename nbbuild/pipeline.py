@@ -291,6 +291,8 @@ def _finish(settings: Settings, result: NotebookResult, reporter: Reporter) -> N
 
 
 def _course_title(settings: Settings) -> str:
+    if settings.title:
+        return settings.title
     return settings.course.name.replace("-", " ").replace("_", " ").strip() or "Course"
 
 

@@ -95,6 +95,7 @@ def test_index_links_every_page_in_course_order(course, private_tmp):
     links = re.findall(r'<a class="title" href="([^"]+)">', index)
     assert links == [str(r.outputs["html"].relative_to(course / "_build")) for r in result.results]
     assert links[0] == "00-welcome.html" and links[-1] == "03-performance/03-deck.html"
+    assert "<h1>Programming with Python</h1>" in index  # title from nbbuild.toml
     assert not (course / "_build" / "00-welcome.slides.html").exists()  # only html asked
 
 
