@@ -51,6 +51,12 @@ def main() -> None:
 @click.option(
     "--cache-dir", type=click.Path(file_okay=False), help="The course's store [COURSE/.nbbuild]."
 )
+@click.option(
+    "--fork/--no-fork",
+    "fork_kernels",
+    default=None,
+    help="Fork kernels from a warm template (POSIX) [fork].",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Print failures only.")
 def build(
     course: str,
@@ -59,6 +65,7 @@ def build(
     workers: int | None,
     timeout: float | None,
     cache_dir: str | None,
+    fork_kernels: bool | None,
     quiet: bool,
 ) -> None:
     """Execute every notebook of COURSE once and render every format from it."""
@@ -74,6 +81,7 @@ def build(
             workers=workers,
             timeout=timeout,
             cache_dir=cache_dir,
+            fork_kernels=fork_kernels,
         )
     except ConfigError as exc:
         _fail(str(exc), EXIT_USAGE)

@@ -36,6 +36,8 @@ class Settings:
     exclude: tuple[str, ...] = ()
     allow_errors: tuple[str, ...] = ()
     reveal_url_prefix: str | None = None
+    #: Fork fresh kernels from a template that already imported ipykernel (POSIX).
+    fork_kernels: bool = True
     #: Heading of index.html; default: the course folder's name.
     title: str | None = None
     #: The course's store (run times now, the build cache later); outside ``out``
@@ -57,6 +59,7 @@ _FILE_KEYS: dict[str, type | tuple[type, ...]] = {
     "reveal_url_prefix": str,
     "cache_dir": str,
     "title": str,
+    "fork_kernels": bool,
 }
 
 
@@ -117,7 +120,8 @@ def _check_keys(values: dict[str, Any], where: str) -> None:
         if key not in _FILE_KEYS:
             known = ", ".join(sorted(_FILE_KEYS))
             raise ConfigError(f"{where}: unknown setting {key!r} (known: {known})")
-        if not isinstance(value, _FILE_KEYS[key]) or isinstance(value, bool):
+        expected = _FILE_KEYS[key]
+        if not isinstance(value, expected) or (isinstance(value, bool) and expected is not bool):
             raise ConfigError(f"{where}: {key!r} has the wrong type ({type(value).__name__})")
 
 

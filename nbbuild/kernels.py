@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import os
+import platform
 import shutil
 import tempfile
 import time
@@ -97,6 +98,7 @@ class KernelPool:
         startup_timeout: float = 60.0,
         env: dict[str, str] | None = None,
         max_starting: int | None = None,
+        fork: bool = True,
     ) -> None:
         self.spares = max(0, spares)
         self.startup_timeout = startup_timeout
@@ -111,6 +113,10 @@ class KernelPool:
         # Kernel start-up is CPU-bound: starting every spare at once delays the
         # kernels needed first. Starts queue here, in the order they were asked for.
         self._start_slots = asyncio.Semaphore(max(1, max_starting or spares))
+        # Kernel templates (see forking.py), one per interpreter command; None
+        # when forking is off, unsupported, or the template failed to start.
+        self.fork = fork and supports_fork()
+        self._templates: dict[tuple[str, ...], asyncio.Task[Any]] = {}
 
     async def __aenter__(self) -> KernelPool:
         return self
@@ -168,7 +174,63 @@ class KernelPool:
             await asyncio.gather(*pending, return_exceptions=True)
         while self._stopping:
             await asyncio.gather(*list(self._stopping), return_exceptions=True)
+        await self._close_templates()
         shutil.rmtree(self._runtime_dir, ignore_errors=True)
+
+    @property
+    def forked(self) -> bool:
+        """True when at least one template is running (kernels are being forked)."""
+        return any(
+            t.done() and not t.cancelled() and t.result() is not None
+            for t in self._templates.values()
+        )
+
+    async def _use_template(self, km: Any) -> None:
+        """Give ``km`` a provisioner that forks from a template, when one can serve it."""
+        if not self.fork:
+            return
+        from .forking import ForkProvisioner, split_ipykernel_command
+
+        split = split_ipykernel_command(list(km.kernel_spec.argv))
+        if split is None:
+            return
+        template = await self._template(tuple(split[0]))
+        if template is None or not template.alive:
+            return
+        km.kernel_id = km.kernel_id or str(uuid.uuid4())
+        provisioner = ForkProvisioner(
+            kernel_id=km.kernel_id, kernel_spec=km.kernel_spec, parent=km
+        )
+        provisioner.template = template
+        km.provisioner = provisioner
+
+    async def _template(self, prefix: tuple[str, ...]) -> Any:
+        """The running template for ``prefix``, started on first need; None if it fails."""
+        task = self._templates.get(prefix)
+        if task is None:
+            task = asyncio.ensure_future(self._start_template(list(prefix)))
+            self._templates[prefix] = task
+        return await asyncio.shield(task)
+
+    async def _start_template(self, prefix: list[str]) -> Any:
+        from .forking import KernelTemplate, TemplateError
+
+        template = KernelTemplate(prefix, self._runtime_dir, startup_timeout=self.startup_timeout)
+        try:
+            await template.start()
+        except (TemplateError, OSError, ValueError):
+            await template.close()
+            return None
+        return template
+
+    async def _close_templates(self) -> None:
+        tasks, self._templates = list(self._templates.values()), {}
+        for task in tasks:
+            if not task.done():
+                task.cancel()
+        for result in await asyncio.gather(*tasks, return_exceptions=True):
+            if result is not None and not isinstance(result, BaseException):
+                await result.close()
 
     def _refill(self) -> None:
         waiting = sum(len(q) for q in self._starting.values())
@@ -206,6 +268,7 @@ class KernelPool:
         kc = None
         began = time.perf_counter()
         try:
+            await self._use_template(km)
             await km.start_kernel(
                 cwd=str(request.cwd),
                 env=self.env,
@@ -234,31 +297,33 @@ async def wait_until_ready(km: Any, kc: Any, timeout: float) -> dict[str, Any]:
     """Wait until the kernel answers ``kernel_info`` on shell *and* IOPub is live.
 
     jupyter_client's ``wait_for_ready`` ends with 0.2 s of waiting for IOPub to
-    fall silent. Seeing the ``idle`` status that answers our own request proves
-    IOPub is connected without that wait. Requests are repeated because a
-    subscriber may join after the kernel published (ZeroMQ's slow joiner).
+    fall silent. Seeing an ``idle`` status that answers one of our own requests
+    proves IOPub is connected without that wait. A subscriber that joins after the
+    kernel published misses the message (ZeroMQ's slow joiner), so the request is
+    repeated every ``_READY_ROUND`` seconds until both have been seen.
     Returns the ``kernel_info_reply`` content.
     """
     from queue import Empty
 
     deadline = time.monotonic() + timeout
+    sent: set[str] = set()
+    reply = None
+    idle = False
     while time.monotonic() < deadline:
-        msg_id = kc.kernel_info()
-        reply = None
-        idle = False
-        round_end = time.monotonic() + 1.0
-        while time.monotonic() < min(round_end, deadline) and not (reply and idle):
+        sent.add(kc.kernel_info())
+        round_end = min(time.monotonic() + _READY_ROUND, deadline)
+        while time.monotonic() < round_end and not (reply and idle):
             if reply is None:
                 try:
-                    msg = await kc.shell_channel.get_msg(timeout=0.05)
-                    if msg["parent_header"].get("msg_id") == msg_id:
+                    msg = await kc.shell_channel.get_msg(timeout=0.02)
+                    if msg["parent_header"].get("msg_id") in sent:
                         reply = msg["content"]
                 except Empty:
                     pass
             try:
-                msg = await kc.iopub_channel.get_msg(timeout=0.05)
+                msg = await kc.iopub_channel.get_msg(timeout=0.02)
                 idle = idle or (
-                    msg["parent_header"].get("msg_id") == msg_id
+                    msg["parent_header"].get("msg_id") in sent
                     and msg["msg_type"] == "status"
                     and msg["content"].get("execution_state") == "idle"
                 )
@@ -269,6 +334,9 @@ async def wait_until_ready(km: Any, kc: Any, timeout: float) -> dict[str, Any]:
         if not await km.is_alive():
             raise KernelStartError("kernel died before it became ready")
     raise KernelStartError(f"kernel did not become ready within {timeout:g} s")
+
+
+_READY_ROUND = 0.2
 
 
 # Unix socket paths must fit in sockaddr_un.sun_path (104 bytes on macOS, 108 on
@@ -292,6 +360,11 @@ def _runtime_dir_and_transport() -> tuple[Path, str]:
         return folder, "tcp"
     shutil.rmtree(folder, ignore_errors=True)
     return short, "ipc"
+
+
+def supports_fork() -> bool:
+    """Forking kernels needs fork() (POSIX); Windows and others start them normally."""
+    return hasattr(os, "fork") and platform.system() != "Windows"
 
 
 def _read(log: IO[bytes]) -> str:

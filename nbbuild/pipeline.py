@@ -87,7 +87,11 @@ async def _run_all(
     """Read, then execute and export every notebook; results by course position."""
     results: dict[int, NotebookResult] = {}
     warm = None
-    async with KernelPool(spares=settings.workers, startup_timeout=settings.startup_timeout) as pool:
+    async with KernelPool(
+        spares=settings.workers,
+        startup_timeout=settings.startup_timeout,
+        fork=settings.fork_kernels,
+    ) as pool:
         runnable = []
         async for item in _load_all(course.sources, order, pool, results):
             runnable.append(item)

@@ -57,12 +57,19 @@ def broken(tmp_path: Path) -> Path:
 
 
 def kernel_processes(marker: Path) -> list[psutil.Process]:
-    """Live processes whose command line mentions ``marker`` (a private TMPDIR)."""
+    """Live processes started for a test whose private TMPDIR is ``marker``.
+
+    Kernels started normally name it in their command line (connection file);
+    forked kernels and their template carry the template's command line but
+    inherited the test's environment, so TMPDIR is checked too.
+    """
     found = []
     for proc in psutil.process_iter(["cmdline", "status"]):
+        if proc.pid == os.getpid() or proc.info["status"] == psutil.STATUS_ZOMBIE:
+            continue
         try:
             cmdline = " ".join(proc.info["cmdline"] or [])
-            if str(marker) in cmdline and proc.info["status"] != psutil.STATUS_ZOMBIE:
+            if str(marker) in cmdline or proc.environ().get("TMPDIR") == str(marker):
                 found.append(proc)
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue

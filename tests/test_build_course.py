@@ -185,3 +185,12 @@ def test_an_unusable_store_warns_and_the_build_goes_on(tmp_path, private_tmp):
     result = build(load_settings(course, workers=1), PlainReporter(stream))
     assert result.ok
     assert "warning: " in stream.getvalue() and "nbbuild.db: cannot be used" in stream.getvalue()
+
+
+@pytest.mark.xdist_group("course-matrix")
+def test_forked_and_normally_started_kernels_give_identical_outputs(
+    course, private_tmp, reference
+):
+    result = build(load_settings(course, workers=4, fork_kernels=False))
+    assert result.ok
+    assert snapshot(course / "_build") == reference  # the reference used forked kernels

@@ -1,0 +1,203 @@
+"""Fresh kernels for almost nothing: fork them from a template (POSIX only).
+
+A kernel's start-up is 85% imports (ipykernel, IPython, jupyter_client, debugpy).
+``KernelTemplate`` runs ``kernel_template.py`` in the kernel's own interpreter: it
+imports all that once and forks a child per kernel. Each child takes the
+notebook's working directory, environment and argv and becomes an ordinary
+ipykernel with its own sockets, so every notebook still starts from a fresh
+interpreter state. It is plugged in as a jupyter_client kernel provisioner
+(``ForkProvisioner``), so nbclient and the rest of nbbuild drive a forked kernel
+like any other.
+
+Only standard ipykernel kernelspecs (``... -m ipykernel_launcher -f {connection_file}``)
+are forked; any other kernel, Windows, or a template that fails, falls back to
+jupyter_client's normal start. What a fork shares with its template, and a fresh
+process would not: the interpreter's string hash seed (set once per template, so
+per build) and modules imported by ipykernel itself. Notebook code never ran there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from jupyter_client.provisioning import LocalProvisioner
+
+TEMPLATE_SCRIPT = Path(__file__).with_name("kernel_template.py")
+LAUNCHER = ["-m", "ipykernel_launcher"]
+
+
+def split_ipykernel_command(cmd: list[str]) -> tuple[list[str], list[str]] | None:
+    """``(interpreter prefix, launcher arguments)`` of a standard ipykernel command.
+
+    ``[python, -X..., -m, ipykernel_launcher, -f, conn]`` gives
+    ``([python, -X...], [-f, conn])``; any other command gives None. A bare
+    ``python`` becomes this interpreter, as jupyter_client does when it launches.
+    """
+    for i in range(1, len(cmd) - 1):
+        if cmd[i : i + 2] == LAUNCHER:
+            prefix = list(cmd[:i])
+            major, minor = sys.version_info[:2]
+            if prefix[0] in {"python", f"python{major}", f"python{major}.{minor}"}:
+                prefix[0] = sys.executable
+            return prefix, list(cmd[i + 2 :])
+    return None
+
+
+class TemplateError(Exception):
+    """The template could not start or could not fork."""
+
+
+class KernelTemplate:
+    """One template process for one interpreter command; forks kernels on request."""
+
+    def __init__(self, prefix: list[str], runtime_dir: Path, *, startup_timeout: float = 60.0):
+        self.prefix = prefix
+        self.runtime_dir = runtime_dir
+        self.startup_timeout = startup_timeout
+        self._proc: asyncio.subprocess.Process | None = None
+        self._lock = asyncio.Lock()
+        self._log = runtime_dir / f"template-{abs(hash(tuple(prefix))):x}.log"
+
+    async def start(self) -> None:
+        with open(self._log, "ab") as log:
+            self._proc = await asyncio.create_subprocess_exec(
+                *self.prefix,
+                str(TEMPLATE_SCRIPT),
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=log,
+                start_new_session=True,  # Ctrl-C in the terminal is nbbuild's to handle
+            )
+        reply = await self._read(self.startup_timeout)
+        if "ready" not in reply:
+            raise TemplateError(f"template did not start: {reply}")
+
+    @property
+    def alive(self) -> bool:
+        return self._proc is not None and self._proc.returncode is None
+
+    async def fork(self, args: list[str], cwd: str, env: dict[str, str], log: str) -> int:
+        """Fork a kernel; ``args`` are the launcher's (``-f CONN ...``). Returns its pid."""
+        if not self.alive:
+            raise TemplateError("template is not running")
+        request = {"argv": args, "cwd": cwd, "env": env, "log": log}
+        async with self._lock:
+            assert self._proc is not None and self._proc.stdin is not None
+            self._proc.stdin.write((json.dumps(request) + "\n").encode())
+            await self._proc.stdin.drain()
+            reply = await self._read(10.0)
+        if "pid" not in reply:
+            raise TemplateError(reply.get("error", f"unexpected reply {reply}"))
+        return int(reply["pid"])
+
+    async def _read(self, timeout: float) -> dict[str, Any]:
+        assert self._proc is not None and self._proc.stdout is not None
+        try:
+            line = await asyncio.wait_for(self._proc.stdout.readline(), timeout)
+        except asyncio.TimeoutError:
+            raise TemplateError(f"no answer from the template within {timeout:g} s") from None
+        if not line:
+            raise TemplateError(f"template exited; see {self._log}")
+        return json.loads(line)
+
+    async def close(self) -> None:
+        """End the template (its kernels are managed by the pool). Idempotent."""
+        proc, self._proc = self._proc, None
+        if proc is None or proc.returncode is not None:
+            return
+        if proc.stdin is not None:
+            proc.stdin.close()
+        try:
+            await asyncio.wait_for(proc.wait(), 2.0)
+        except asyncio.TimeoutError:
+            proc.kill()
+            await proc.wait()
+
+
+class ForkedProcess:
+    """A Popen look-alike for a kernel that is the template's child, not ours.
+
+    The template reaps it, so liveness is read from the process table, with its
+    start time guarding against a reused pid.
+    """
+
+    stdin = stdout = stderr = None
+
+    def __init__(self, pid: int) -> None:
+        import psutil
+
+        self.pid = pid
+        self.returncode: int | None = None
+        try:
+            self._created = psutil.Process(pid).create_time()
+        except psutil.Error:
+            self._created = None
+            self.returncode = -signal.SIGKILL
+
+    def poll(self) -> int | None:
+        import psutil
+
+        if self.returncode is None:
+            try:
+                proc = psutil.Process(self.pid)
+                if proc.create_time() != self._created or proc.status() == psutil.STATUS_ZOMBIE:
+                    self.returncode = -signal.SIGKILL
+            except psutil.Error:
+                self.returncode = -signal.SIGKILL  # the real code went to the template
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired(str(self.pid), timeout)
+            time.sleep(0.02)
+        assert self.returncode is not None
+        return self.returncode
+
+    def send_signal(self, signum: int) -> None:
+        if self.poll() is None:
+            os.kill(self.pid, signum)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+    def terminate(self) -> None:
+        self.send_signal(signal.SIGTERM)
+
+
+class ForkProvisioner(LocalProvisioner):  # type: ignore[misc]
+    """Launch the kernel by asking a template to fork it; else start it normally."""
+
+    template: KernelTemplate | None = None
+    forked: bool = False
+
+    async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> Any:
+        split = split_ipykernel_command(cmd)
+        log = kwargs.get("stdout")
+        if self.template is not None and split is not None and hasattr(log, "name"):
+            try:
+                pid = await self.template.fork(
+                    split[1],
+                    str(kwargs.get("cwd") or os.getcwd()),
+                    dict(kwargs.get("env") or os.environ),
+                    log.name,
+                )
+            except TemplateError:
+                pass  # fall back to a normal start below
+            else:
+                self.forked = True
+                self.process = ForkedProcess(pid)
+                self.pid = pid
+                self.pgid = pid  # the child called setsid()
+                self.cwd = kwargs.get("cwd")
+                return self.connection_info
+        return await super().launch_kernel(cmd, **kwargs)
