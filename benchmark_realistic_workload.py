@@ -13,7 +13,9 @@ process start-up, into a fresh output folder every time, in two settings:
 * first build: an empty store (``--cache-dir`` in a fresh folder), so notebooks
   run in course order, as on the very first build of a course;
 * rebuild: the store kept from earlier builds (primed by one unmeasured build),
-  so the longest notebooks start first; every notebook is still executed.
+  so the longest notebooks start first; every notebook is still executed;
+* first build, --no-fork: kernels started the usual way instead of forked from
+  a warm template, to show what forking buys.
 
 Each round runs all three, rotating which goes first, and the report gives the
 median of the rounds, plus min/max.
@@ -106,7 +108,9 @@ def _run(cmd: list[str]) -> None:
         raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stderr}")
 
 
-def run_nbbuild(course: Path, workers: int, formats: list[str], cache_dir: Path | None) -> float:
+def run_nbbuild(
+    course: Path, workers: int, formats: list[str], cache_dir: Path | None, *extra: str
+) -> float:
     """One nbbuild process building ``course`` into a fresh folder; the wall time.
 
     ``cache_dir`` None means a fresh, empty store (a first build)."""
@@ -115,7 +119,7 @@ def run_nbbuild(course: Path, workers: int, formats: list[str], cache_dir: Path 
         cmd = [
             sys.executable, "-m", "nbbuild", "build", str(course), "--out", str(Path(out) / "site"),
             "--workers", str(workers), "--formats", ",".join(formats), "-q",
-            "--cache-dir", str(store),
+            "--cache-dir", str(store), *extra,
         ]
         started = time.perf_counter()
         proc = subprocess.run(cmd, capture_output=True, text=True)
@@ -155,11 +159,12 @@ def main(argv: list[str] | None = None) -> int:
         "naive": lambda: run_naive(course, args.parallel, formats),
         "first build": lambda: run_nbbuild(course, args.workers, formats, None),
         "rebuild": lambda: run_nbbuild(course, args.workers, formats, history),
+        "no fork": lambda: run_nbbuild(course, args.workers, formats, None, "--no-fork"),
     }
     times: dict[str, list[float]] = {name: [] for name in sides}
     names = list(sides)
     for i in range(args.runs):
-        for name in names[i % 3:] + names[:i % 3]:
+        for name in names[i % len(names):] + names[:i % len(names)]:
             times[name].append(sides[name]())
             print(f"  round {i + 1}: {name:12} {times[name][-1]:6.2f} s", flush=True)
     shutil.rmtree(history, ignore_errors=True)
@@ -180,6 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         "naive_retries": NAIVE_RETRIES,
         "speedup_first_build": naive / statistics.median(times["first build"]),
         "speedup_rebuild": naive / statistics.median(times["rebuild"]),
+        "speedup_no_fork": naive / statistics.median(times["no fork"]),
     }
     print()
     print("| build | median wall (s) | min | max | speed-up vs naive |")
@@ -188,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
         "naive": f"naive `nbconvert` loop, {args.parallel} at a time",
         "first build": f"nbbuild --workers {args.workers}, first build (course order)",
         "rebuild": f"nbbuild --workers {args.workers}, rebuild (longest first)",
+        "no fork": f"nbbuild --workers {args.workers} --no-fork, first build",
     }
     for name, label in labels.items():
         r = result[name]
