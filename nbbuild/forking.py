@@ -25,6 +25,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -120,6 +121,65 @@ class KernelTemplate:
         except asyncio.TimeoutError:
             proc.kill()
             await proc.wait()
+
+
+class Templates:
+    """The templates of one pool: one per interpreter command, started on first need.
+
+    A template that fails to start, or has died, is not used: those kernels start
+    normally.
+    """
+
+    def __init__(self, runtime_dir: Path, *, startup_timeout: float = 60.0) -> None:
+        self.runtime_dir = runtime_dir
+        self.startup_timeout = startup_timeout
+        self._tasks: dict[tuple[str, ...], asyncio.Task[KernelTemplate | None]] = {}
+
+    @property
+    def running(self) -> bool:
+        return any(
+            t.done() and not t.cancelled() and t.result() is not None and t.result().alive
+            for t in self._tasks.values()
+        )
+
+    async def prepare(self, km: Any) -> None:
+        """Give ``km`` a provisioner that forks from a template, when one can serve it."""
+        split = split_ipykernel_command(list(km.kernel_spec.argv))
+        if split is None:
+            return
+        template = await self._get(tuple(split[0]))
+        if template is None or not template.alive:
+            return
+        km.kernel_id = km.kernel_id or str(uuid.uuid4())
+        provisioner = ForkProvisioner(kernel_id=km.kernel_id, kernel_spec=km.kernel_spec, parent=km)
+        provisioner.template = template
+        km.provisioner = provisioner
+
+    async def _get(self, prefix: tuple[str, ...]) -> KernelTemplate | None:
+        task = self._tasks.get(prefix)
+        if task is None:
+            task = asyncio.ensure_future(self._start(list(prefix)))
+            self._tasks[prefix] = task
+        return await asyncio.shield(task)
+
+    async def _start(self, prefix: list[str]) -> KernelTemplate | None:
+        template = KernelTemplate(prefix, self.runtime_dir, startup_timeout=self.startup_timeout)
+        try:
+            await template.start()
+        except (TemplateError, OSError, ValueError):
+            await template.close()
+            return None
+        return template
+
+    async def close(self) -> None:
+        """End every template (not the kernels forked from them). Idempotent."""
+        tasks, self._tasks = list(self._tasks.values()), {}
+        for task in tasks:
+            if not task.done():
+                task.cancel()
+        for result in await asyncio.gather(*tasks, return_exceptions=True):
+            if isinstance(result, KernelTemplate):
+                await result.close()
 
 
 class ForkedProcess:

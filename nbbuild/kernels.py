@@ -113,10 +113,12 @@ class KernelPool:
         # Kernel start-up is CPU-bound: starting every spare at once delays the
         # kernels needed first. Starts queue here, in the order they were asked for.
         self._start_slots = asyncio.Semaphore(max(1, max_starting or spares))
-        # Kernel templates (see forking.py), one per interpreter command; None
-        # when forking is off, unsupported, or the template failed to start.
-        self.fork = fork and supports_fork()
-        self._templates: dict[tuple[str, ...], asyncio.Task[Any]] = {}
+        # Kernel templates to fork kernels from (forking.py); None when off.
+        self._templates: Any = None
+        if fork and supports_fork():
+            from .forking import Templates
+
+            self._templates = Templates(self._runtime_dir, startup_timeout=startup_timeout)
 
     async def __aenter__(self) -> KernelPool:
         return self
@@ -174,63 +176,14 @@ class KernelPool:
             await asyncio.gather(*pending, return_exceptions=True)
         while self._stopping:
             await asyncio.gather(*list(self._stopping), return_exceptions=True)
-        await self._close_templates()
+        if self._templates is not None:
+            await self._templates.close()
         shutil.rmtree(self._runtime_dir, ignore_errors=True)
 
     @property
     def forked(self) -> bool:
-        """True when at least one template is running (kernels are being forked)."""
-        return any(
-            t.done() and not t.cancelled() and t.result() is not None
-            for t in self._templates.values()
-        )
-
-    async def _use_template(self, km: Any) -> None:
-        """Give ``km`` a provisioner that forks from a template, when one can serve it."""
-        if not self.fork:
-            return
-        from .forking import ForkProvisioner, split_ipykernel_command
-
-        split = split_ipykernel_command(list(km.kernel_spec.argv))
-        if split is None:
-            return
-        template = await self._template(tuple(split[0]))
-        if template is None or not template.alive:
-            return
-        km.kernel_id = km.kernel_id or str(uuid.uuid4())
-        provisioner = ForkProvisioner(
-            kernel_id=km.kernel_id, kernel_spec=km.kernel_spec, parent=km
-        )
-        provisioner.template = template
-        km.provisioner = provisioner
-
-    async def _template(self, prefix: tuple[str, ...]) -> Any:
-        """The running template for ``prefix``, started on first need; None if it fails."""
-        task = self._templates.get(prefix)
-        if task is None:
-            task = asyncio.ensure_future(self._start_template(list(prefix)))
-            self._templates[prefix] = task
-        return await asyncio.shield(task)
-
-    async def _start_template(self, prefix: list[str]) -> Any:
-        from .forking import KernelTemplate, TemplateError
-
-        template = KernelTemplate(prefix, self._runtime_dir, startup_timeout=self.startup_timeout)
-        try:
-            await template.start()
-        except (TemplateError, OSError, ValueError):
-            await template.close()
-            return None
-        return template
-
-    async def _close_templates(self) -> None:
-        tasks, self._templates = list(self._templates.values()), {}
-        for task in tasks:
-            if not task.done():
-                task.cancel()
-        for result in await asyncio.gather(*tasks, return_exceptions=True):
-            if result is not None and not isinstance(result, BaseException):
-                await result.close()
+        """True when kernels are being forked from a running template."""
+        return self._templates is not None and self._templates.running
 
     def _refill(self) -> None:
         waiting = sum(len(q) for q in self._starting.values())
@@ -268,7 +221,8 @@ class KernelPool:
         kc = None
         began = time.perf_counter()
         try:
-            await self._use_template(km)
+            if self._templates is not None:
+                await self._templates.prepare(km)
             await km.start_kernel(
                 cwd=str(request.cwd),
                 env=self.env,

@@ -102,7 +102,7 @@ def test_a_dead_template_falls_back_to_normal_starts(tmp_path, private_tmp):
         async with KernelPool(spares=1) as pool:
             first = await pool.take(KernelRequest("python3", tmp_path))
             assert first.km.provisioner.forked
-            template = next(iter(pool._templates.values())).result()
+            template = next(iter(pool._templates._tasks.values())).result()
             psutil.Process(template._proc.pid).kill()
             await template._proc.wait()
             pool.discard(first)
