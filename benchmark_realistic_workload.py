@@ -93,7 +93,7 @@ def _nbconvert(job: tuple[Path, str, Path]) -> str:
     ]
     if fmt == "notebook":
         cmd[-1:-1] = ["--output", notebook.stem + ".executed"]
-    for attempt in range(3):
+    for _ in range(3):
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode == 0:
             return ""

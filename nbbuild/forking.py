@@ -92,9 +92,14 @@ class KernelTemplate:
         request = {"argv": args, "cwd": cwd, "env": env, "log": log}
         async with self._lock:
             assert self._proc is not None and self._proc.stdin is not None
-            self._proc.stdin.write((json.dumps(request) + "\n").encode())
-            await self._proc.stdin.drain()
-            reply = await self._read(10.0)
+            try:
+                self._proc.stdin.write((json.dumps(request) + "\n").encode())
+                await self._proc.stdin.drain()
+                reply = await self._read(10.0)
+            except (TemplateError, OSError) as exc:
+                # A late answer would be taken for the next request's: retire it.
+                await self.close()
+                raise TemplateError(str(exc)) from None
         if "pid" not in reply:
             raise TemplateError(reply.get("error", f"unexpected reply {reply}"))
         return int(reply["pid"])
@@ -103,7 +108,7 @@ class KernelTemplate:
         assert self._proc is not None and self._proc.stdout is not None
         try:
             line = await asyncio.wait_for(self._proc.stdout.readline(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise TemplateError(f"no answer from the template within {timeout:g} s") from None
         if not line:
             raise TemplateError(f"template exited; see {self._log}")
@@ -118,7 +123,7 @@ class KernelTemplate:
             proc.stdin.close()
         try:
             await asyncio.wait_for(proc.wait(), 2.0)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             proc.kill()
             await proc.wait()
 
