@@ -57,6 +57,9 @@ def main() -> None:
     default=None,
     help="Fork kernels from a warm template (POSIX) [fork].",
 )
+@click.option(
+    "--no-wait", is_flag=True, help="Stop at once if another build of the course is running."
+)
 @click.option("-q", "--quiet", is_flag=True, help="Print failures only.")
 def build(
     course: str,
@@ -66,6 +69,7 @@ def build(
     timeout: float | None,
     cache_dir: str | None,
     fork_kernels: bool | None,
+    no_wait: bool,
     quiet: bool,
 ) -> None:
     """Execute every notebook of COURSE once and render every format from it."""
@@ -87,7 +91,7 @@ def build(
         _fail(str(exc), EXIT_USAGE)
     reporter = _reporter(quiet)
     try:
-        result = run_build(settings, reporter)
+        result = run_build(settings, reporter, wait=not no_wait)
     except BuildInterrupted as exc:
         _stop_live(reporter)
         _fail(str(exc), EXIT_INTERRUPTED)
@@ -95,6 +99,84 @@ def build(
         _stop_live(reporter)
         _fail(str(exc), EXIT_USAGE)
     sys.exit(EXIT_OK if result.ok else EXIT_NOTEBOOKS_FAILED)
+
+
+@main.command()
+@click.argument("course", type=click.Path(exists=True, file_okay=False), default=".")
+@click.option("-o", "--out", type=click.Path(file_okay=False), help="Output folder [COURSE/_build].")
+def clean(course: str, out: str | None) -> None:
+    """Remove the output folder of COURSE (only one that nbbuild wrote)."""
+    from .lock import BuildLock
+    from .outputs import clean_output
+
+    from .errors import OutputError
+
+    settings = _settings_or_exit(course, out=out)
+    with _locked(BuildLock(settings.cache_dir)):
+        try:
+            removed = clean_output(settings.out)
+        except OutputError as exc:
+            _fail(str(exc), EXIT_USAGE)
+    click.echo(f"removed {settings.out}" if removed else f"nothing to remove at {settings.out}")
+
+
+@main.group()
+def cache() -> None:
+    """The course's store (COURSE/.nbbuild): run times of earlier builds."""
+
+
+@cache.command("info")
+@click.argument("course", type=click.Path(exists=True, file_okay=False), default=".")
+@click.option("--cache-dir", type=click.Path(file_okay=False), help="The course's store.")
+def cache_info(course: str, cache_dir: str | None) -> None:
+    """Where the store is, its size and schema version, and what it holds."""
+    from .store import store_info
+
+    info = store_info(_settings_or_exit(course, cache_dir=cache_dir).cache_dir)
+    for key, value in info.items():
+        click.echo(f"{key}: {value}")
+
+
+@cache.command("clear")
+@click.argument("course", type=click.Path(exists=True, file_okay=False), default=".")
+@click.option("--cache-dir", type=click.Path(file_okay=False), help="The course's store.")
+def cache_clear(course: str, cache_dir: str | None) -> None:
+    """Delete the store, even a damaged one. Outputs are not touched."""
+    from .lock import BuildLock
+    from .store import clear_store
+
+    settings = _settings_or_exit(course, cache_dir=cache_dir)
+    with _locked(BuildLock(settings.cache_dir)):
+        removed = clear_store(settings.cache_dir)
+    click.echo(f"removed {len(removed)} file(s) from {settings.cache_dir}")
+
+
+def _settings_or_exit(course: str, **overrides):
+    from .config import load_settings
+    from .errors import ConfigError
+
+    try:
+        return load_settings(course, **overrides)
+    except ConfigError as exc:
+        _fail(str(exc), EXIT_USAGE)
+
+
+class _locked:
+    """Hold the course's build lock for a maintenance command; refuse if busy."""
+
+    def __init__(self, lock) -> None:
+        self.lock = lock
+
+    def __enter__(self) -> None:
+        from .errors import NbbuildError
+
+        try:
+            self.lock.acquire(wait=False)
+        except NbbuildError as exc:
+            _fail(str(exc), EXIT_USAGE)
+
+    def __exit__(self, *exc: object) -> None:
+        self.lock.release()
 
 
 def _reporter(quiet: bool):

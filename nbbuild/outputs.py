@@ -42,6 +42,21 @@ def prepare(out: Path) -> None:
         marker.write_text("This folder is written by nbbuild; it is never read as a course.\n")
 
 
+def clean_output(out: Path) -> bool:
+    """Delete an output folder nbbuild wrote (it holds the marker); False if absent.
+
+    A folder without the marker is refused: it may be anything.
+    """
+    if not out.exists():
+        return False
+    if not (out / MARKER).is_file():
+        from .errors import OutputError
+
+        raise OutputError(f"{out} was not written by nbbuild (no {MARKER}); not removed")
+    shutil.rmtree(out)
+    return True
+
+
 def copy_assets(course: Path, out: Path, assets: Iterable[PurePosixPath]) -> int:
     """Mirror the course's other files (images, data) so relative links work.
 

@@ -32,6 +32,7 @@ from .export import Exporters
 from .globs import matches_any
 from .kernels import KernelPool, KernelRequest, KernelStartError
 from .layout import output_paths
+from .lock import BuildLock
 from .model import BuildResult, Course, NotebookResult, Status
 from .outputs import copy_assets, prepare, remove_outputs, write_atomic, write_index
 from .plan import execution_order
@@ -41,14 +42,30 @@ from .sources import LoadedNotebook, load
 from .store import Store, StoreError
 
 
-def build(settings: Settings, reporter: Reporter | None = None) -> BuildResult:
-    """Build the course described by ``settings``; raise ``BuildInterrupted`` on Ctrl-C."""
+def build(
+    settings: Settings, reporter: Reporter | None = None, *, wait: bool = True
+) -> BuildResult:
+    """Build the course described by ``settings``; raise ``BuildInterrupted`` on Ctrl-C.
+
+    Holds the course's build lock throughout: a second build of the same course
+    waits (or, with ``wait=False``, raises ``CourseLocked``).
+    """
     reporter = reporter or NullReporter()
-    with asyncio.Runner(loop_factory=loop_factory()) as runner:
-        try:
-            return runner.run(_build(settings, reporter))
-        except (KeyboardInterrupt, asyncio.CancelledError):
-            raise BuildInterrupted("build interrupted; no partial outputs were left") from None
+    lock = BuildLock(settings.cache_dir)
+    try:
+        lock.acquire(wait=wait, on_wait=reporter.warning)
+    except KeyboardInterrupt:
+        raise BuildInterrupted("interrupted while waiting for another build") from None
+    except OSError as exc:
+        raise OutputError(f"{lock.path}: cannot take the build lock ({exc.strerror})") from None
+    try:
+        with asyncio.Runner(loop_factory=loop_factory()) as runner:
+            try:
+                return runner.run(_build(settings, reporter))
+            except (KeyboardInterrupt, asyncio.CancelledError):
+                raise BuildInterrupted("build interrupted; no partial outputs were left") from None
+    finally:
+        lock.release()
 
 
 async def _build(settings: Settings, reporter: Reporter) -> BuildResult:

@@ -37,6 +37,9 @@ SCHEMA_VERSION = len(_MIGRATIONS)
 class StoreError(NbbuildError):
     """The store cannot be opened, read, or is from a newer nbbuild."""
 
+    def __init__(self, message: str) -> None:
+        super().__init__(f"{message}; `nbbuild cache clear` removes it")
+
 
 class Store:
     """One course's database. A context manager; ``close`` is idempotent."""
@@ -95,3 +98,33 @@ class Store:
                 "built_at = excluded.built_at",
                 [(s, secs, status, now) for s, (secs, status) in runs.items()],
             )
+
+
+def store_info(directory: Path) -> dict[str, object]:
+    """What ``nbbuild cache info`` shows; never raises for a damaged database."""
+    path = directory / DB_NAME
+    info: dict[str, object] = {"path": str(path), "exists": path.exists()}
+    if not path.exists():
+        return info
+    files = [p for p in directory.glob(DB_NAME + "*") if p.is_file()]
+    info["bytes"] = sum(p.stat().st_size for p in files)
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+        try:
+            info["schema"] = db.execute("PRAGMA user_version").fetchone()[0]
+            info["notebooks"] = db.execute("SELECT COUNT(*) FROM notebook_runs").fetchone()[0]
+        finally:
+            db.close()
+    except sqlite3.Error as exc:
+        info["error"] = str(exc)
+    return info
+
+
+def clear_store(directory: Path) -> list[Path]:
+    """Delete the database (and its WAL files), however damaged; the removed files."""
+    removed = []
+    for path in sorted(directory.glob(DB_NAME + "*")):
+        if path.is_file():
+            path.unlink()
+            removed.append(path)
+    return removed

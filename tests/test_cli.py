@@ -16,7 +16,7 @@ from nbbuild.model import BuildResult, NotebookResult, Source, SourceKind, Statu
 def calls(monkeypatch):
     seen = []
 
-    def fake_build(settings, reporter=None):
+    def fake_build(settings, reporter=None, wait=True):
         seen.append(settings)
         return BuildResult([], 0.0, settings.out)
 
@@ -56,7 +56,7 @@ def test_zero_workers_is_rejected(tmp_path, calls):
 
 
 def _fail_with(monkeypatch, exc=None, status=None):
-    def fake_build(settings, reporter=None):
+    def fake_build(settings, reporter=None, wait=True):
         if exc is not None:
             raise exc
         src = Source(path=Path("x.ipynb"), rel=Path("x.ipynb"), kind=SourceKind.IPYNB)
@@ -102,3 +102,48 @@ def test_root_package_stays_light():
     code = "import nbbuild, sys; print(any(m in sys.modules for m in ('nbconvert', 'jupyter_client')))"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.stdout.strip() == "False"
+
+
+def test_clean_removes_only_folders_nbbuild_wrote(tmp_path):
+    from nbbuild.outputs import prepare
+
+    course = tmp_path / "c"
+    course.mkdir()
+    prepare(course / "_build")
+    (course / "_build" / "page.html").write_text("x")
+    result = CliRunner().invoke(main, ["clean", str(course)])
+    assert result.exit_code == 0 and not (course / "_build").exists()
+    assert "nothing to remove" in CliRunner().invoke(main, ["clean", str(course)]).output
+    mine = tmp_path / "precious"
+    mine.mkdir()
+    (mine / "thesis.tex").write_text("years of work")
+    result = CliRunner().invoke(main, ["clean", str(course), "--out", str(mine)])
+    assert result.exit_code == 2 and "not written by nbbuild" in result.output
+    assert (mine / "thesis.tex").exists()
+
+
+def test_cache_clear_is_the_way_out_of_a_damaged_store(tmp_path):
+    course = tmp_path / "c"
+    (course / ".nbbuild").mkdir(parents=True)
+    (course / ".nbbuild" / "nbbuild.db").write_bytes(b"garbage" * 100)
+    info = CliRunner().invoke(main, ["cache", "info", str(course)])
+    assert info.exit_code == 0 and "error:" in info.output
+    cleared = CliRunner().invoke(main, ["cache", "clear", str(course)])
+    assert cleared.exit_code == 0 and "removed 1 file(s)" in cleared.output
+    assert not (course / ".nbbuild" / "nbbuild.db").exists()
+    assert "exists: False" in CliRunner().invoke(main, ["cache", "info", str(course)]).output
+
+
+def test_maintenance_refuses_while_a_build_holds_the_lock(tmp_path):
+    from nbbuild.lock import BuildLock
+
+    course = tmp_path / "c"
+    course.mkdir()
+    lock = BuildLock(course / ".nbbuild")
+    lock.acquire()
+    try:
+        # flock locks are per open file: a second open in this process is refused too.
+        result = CliRunner().invoke(main, ["cache", "clear", str(course)])
+        assert result.exit_code == 2 and "another build of this course is running" in result.output
+    finally:
+        lock.release()

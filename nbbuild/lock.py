@@ -1,0 +1,94 @@
+"""One build of a course at a time: an advisory lock in the course's store folder.
+
+Two builds of the same course (two terminals, or watch mode and a manual build)
+would interleave outputs and fight over the database. The second build waits for
+the first, saying so, and proceeds when the lock is free; ``--no-wait`` makes it
+stop at once instead. The lock is the operating system's (``flock`` on POSIX,
+``msvcrt.locking`` on Windows), so it is released when its holder exits, however
+it exits: a killed build never leaves a stale lock behind.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import IO, Callable
+
+from .errors import NbbuildError
+
+LOCK_NAME = "build.lock"
+
+
+class CourseLocked(NbbuildError):
+    """Another build of this course holds the lock (and we were told not to wait)."""
+
+
+class BuildLock:
+    """Held for the whole build; a context manager."""
+
+    def __init__(self, directory: Path) -> None:
+        self.path = directory / LOCK_NAME
+        self._file: IO[str] | None = None
+
+    def acquire(
+        self, *, wait: bool = True, on_wait: Callable[[str], None] | None = None
+    ) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        f = open(self.path, "a+")  # noqa: SIM115 (kept open while held)
+        told = False
+        while True:
+            if _try_lock(f):
+                break
+            holder = _holder(f)
+            if not wait:
+                f.close()
+                raise CourseLocked(f"another build of this course is running ({holder})")
+            if not told and on_wait is not None:
+                on_wait(f"waiting for another build of this course to finish ({holder})")
+                told = True
+            time.sleep(0.2)
+        f.seek(0)
+        f.truncate()
+        f.write(f"pid {os.getpid()}\n")
+        f.flush()
+        self._file = f
+
+    def release(self) -> None:
+        f, self._file = self._file, None
+        if f is not None:
+            f.seek(0)
+            f.truncate()
+            f.close()  # closing releases the lock
+
+    def __enter__(self) -> BuildLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def _holder(f: IO[str]) -> str:
+    f.seek(0)
+    text = f.read().strip()
+    return text or "holder unknown"
+
+
+def _try_lock(f: IO[str]) -> bool:
+    try:
+        import fcntl
+
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except ImportError:  # Windows
+        import msvcrt
+
+        try:
+            f.seek(0)
+            msvcrt.locking(f.fileno(), msvcrt.LK_NBLCK, 1)
+            return True
+        except OSError:
+            return False
+    except BlockingIOError:
+        return False
