@@ -13,7 +13,8 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import IO, Callable
+from collections.abc import Callable
+from typing import IO
 
 from .errors import NbbuildError
 
