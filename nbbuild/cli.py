@@ -60,6 +60,8 @@ def main() -> None:
 @click.option(
     "--no-wait", is_flag=True, help="Stop at once if another build of the course is running."
 )
+@click.option("--force", is_flag=True, help="Execute every notebook, whatever the cache says.")
+@click.option("--no-cache", is_flag=True, help="Neither read nor write the cache.")
 @click.option("-q", "--quiet", is_flag=True, help="Print failures only.")
 def build(
     course: str,
@@ -70,6 +72,8 @@ def build(
     cache_dir: str | None,
     fork_kernels: bool | None,
     no_wait: bool,
+    force: bool,
+    no_cache: bool,
     quiet: bool,
 ) -> None:
     """Execute every notebook of COURSE once and render every format from it."""
@@ -91,7 +95,9 @@ def build(
         _fail(str(exc), EXIT_USAGE)
     reporter = _reporter(quiet)
     try:
-        result = run_build(settings, reporter, wait=not no_wait)
+        result = run_build(
+            settings, reporter, wait=not no_wait, force=force, use_cache=not no_cache
+        )
     except BuildInterrupted as exc:
         _stop_live(reporter)
         _fail(str(exc), EXIT_INTERRUPTED)
@@ -99,6 +105,32 @@ def build(
         _stop_live(reporter)
         _fail(str(exc), EXIT_USAGE)
     sys.exit(EXIT_OK if result.ok else EXIT_NOTEBOOKS_FAILED)
+
+
+@main.command()
+@click.argument("course", type=click.Path(exists=True, file_okay=False), default=".")
+@click.option("-o", "--out", type=click.Path(file_okay=False), help="Output folder [COURSE/_build].")
+@click.option("-f", "--formats", help="Comma-separated formats, as for build.")
+@click.option("--cache-dir", type=click.Path(file_okay=False), help="The course's store.")
+@click.option("--force", is_flag=True, help="Plan as `build --force` would.")
+@click.option("--explain", is_flag=True, help="Say why each notebook is stale.")
+def plan(
+    course: str,
+    out: str | None,
+    formats: str | None,
+    cache_dir: str | None,
+    force: bool,
+    explain: bool,
+) -> None:
+    """What the next build will do with each notebook: up to date, re-render, re-execute."""
+    from .planning import plan_course
+
+    settings = _settings_or_exit(course, out=out, formats=formats, cache_dir=cache_dir)
+    for rel, action, reasons in plan_course(settings, force=force):
+        line = f"{action:11} {rel}"
+        if explain and reasons:
+            line += f"  ({'; '.join(reasons)})"
+        click.echo(line)
 
 
 @main.command()

@@ -11,10 +11,12 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from .errors import CellError, KernelDiedError
 from .kernels import Kernel
 from .sources import LoadedNotebook
+from .tracking import REPORT_EXPRESSION, install_code, parse_report
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _CELL_LINE = re.compile(r"(?:Cell In\s*\[\d*\]|<ipython-input-\d+-[0-9a-f]+>)[^\n]*?line (\d+)")
@@ -30,10 +32,13 @@ class ExecuteOptions:
 
 @dataclass
 class Execution:
-    """Per-cell wall times (seconds, by cell index) of one execution."""
+    """Per-cell wall times (seconds, by cell index) of one execution, and the
+    course files the kernel read and wrote (course-relative; when tracked)."""
 
     cell_seconds: dict[int, float] = field(default_factory=dict)
     seconds: float = 0.0
+    reads: set[str] = field(default_factory=set)
+    writes: set[str] = field(default_factory=set)
 
 
 def strip_ansi(text: str) -> str:
@@ -47,12 +52,16 @@ def notebook_timeout(loaded: LoadedNotebook, default: float) -> float:
 
 
 async def execute_notebook(
-    loaded: LoadedNotebook, kernel: Kernel, options: ExecuteOptions
+    loaded: LoadedNotebook,
+    kernel: Kernel,
+    options: ExecuteOptions,
+    track_root: Path | None = None,
 ) -> Execution:
     """Execute every code cell of ``loaded.nb`` in place on ``kernel``.
 
-    Raises ``CellError`` when a cell raises (unless errors are allowed for it) or
-    times out, and ``KernelDiedError`` when the kernel dies.
+    With ``track_root``, the files under it that the kernel opens are recorded
+    (see tracking.py). Raises ``CellError`` when a cell raises (unless errors are
+    allowed for it) or times out, and ``KernelDiedError`` when the kernel dies.
     """
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
@@ -76,6 +85,8 @@ async def execute_notebook(
     try:
         if kernel.language_info:
             nb.metadata["language_info"] = kernel.language_info
+        if track_root is not None:
+            await _silent(client, kernel, install_code(track_root))
         for index, cell in enumerate(nb.cells):
             t0 = time.perf_counter()
             await client.async_execute_cell(
@@ -84,6 +95,13 @@ async def execute_notebook(
             if cell.cell_type == "code":
                 execution.cell_seconds[index] = time.perf_counter() - t0
         client.set_widgets_metadata()
+        if track_root is not None:
+            reply = await _silent(
+                client, kernel, "", user_expressions={"deps": REPORT_EXPRESSION}
+            )
+            execution.reads, execution.writes = parse_report(
+                reply["content"].get("user_expressions", {}), track_root
+            )
     except CellTimeoutError:
         cell = nb.cells[index]
         seconds = _cell_timeout(cell, default_timeout)
@@ -104,6 +122,15 @@ async def execute_notebook(
     finally:
         execution.seconds = time.perf_counter() - began
     return execution
+
+
+async def _silent(client, kernel: Kernel, code: str, **kwargs) -> dict:
+    """Run ``code`` unseen: no outputs, no execution count, nothing in history."""
+    msg_id = kernel.kc.execute(code, silent=True, store_history=False, allow_stdin=False, **kwargs)
+    reply = await client.async_wait_for_reply(msg_id)
+    if reply is None or reply["content"].get("status") != "ok":
+        raise RuntimeError(f"nbbuild's own request failed in the kernel: {reply}")
+    return reply
 
 
 def _reraise_cancellation() -> None:

@@ -65,6 +65,10 @@ class NotebookResult:
     #: Seconds the notebook's kernel took to start (usually before it was needed).
     kernel_startup: float = 0.0
     seconds: float = 0.0
+    #: What this build did: "executed", "rendered" (from the cache) or "up to date".
+    action: str = "executed"
+    #: Why it was executed or rendered (from the cache's decision).
+    reasons: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -83,6 +87,11 @@ class BuildResult:
 
     def count(self, status: Status) -> int:
         return sum(1 for r in self.results if r.status is status)
+
+    @property
+    def executed(self) -> int:
+        """How many notebooks ran on a kernel in this build."""
+        return sum(1 for r in self.results if r.action == "executed" and "execute" in r.stages)
 
     @property
     def ok(self) -> bool:

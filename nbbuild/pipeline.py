@@ -1,10 +1,12 @@
 """The pipeline: discover -> plan -> read -> execute (pool) -> export -> write -> record.
 
-``build()`` is the one entry point the CLI, tests and benchmark call. It runs an
-asyncio loop in which one coroutine per worker takes notebooks in execution order
-(see plan.py), gets a pre-started kernel from the pool, executes the notebook once
-and hands it to a single export thread that renders every format and writes it
-atomically. Results are kept and reported in course order.
+``build()`` is the one entry point the CLI, tests and benchmark call. For every
+notebook the cache (cache.py) decides: up to date (nothing to do, often without
+parsing it), re-render (from the cached execution, no kernel), or execute. Notebooks
+to execute are taken in execution order (plan.py) by one coroutine per worker,
+each with a pre-started kernel from the pool; one export thread renders every
+format and writes it atomically; the store records each notebook as it finishes.
+Results are kept and reported in course order.
 """
 
 from __future__ import annotations
@@ -15,8 +17,11 @@ import sqlite3
 import time
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from .cache import Action, Cache, Decision, apply_payload, payload_of
 from .config import Settings
 from .discover import discover
 from .errors import (
@@ -29,26 +34,31 @@ from .errors import (
 )
 from .execute import ExecuteOptions, execute_notebook
 from .export import Exporters
-from .globs import matches_any
 from .kernels import KernelPool, KernelRequest, KernelStartError
 from .layout import output_paths
 from .lock import BuildLock
-from .model import BuildResult, Course, NotebookResult, Status
+from .model import BuildResult, Course, NotebookResult, Source, Status
 from .outputs import copy_assets, prepare, remove_outputs, write_atomic, write_index
 from .plan import execution_order
 from .platforms import loop_factory
 from .progress import NullReporter, Reporter
 from .sources import LoadedNotebook, load
-from .store import Store, StoreError
+from .store import NotebookRecord, Store, StoreError
 
 
 def build(
-    settings: Settings, reporter: Reporter | None = None, *, wait: bool = True
+    settings: Settings,
+    reporter: Reporter | None = None,
+    *,
+    wait: bool = True,
+    force: bool = False,
+    use_cache: bool = True,
 ) -> BuildResult:
     """Build the course described by ``settings``; raise ``BuildInterrupted`` on Ctrl-C.
 
     Holds the course's build lock throughout: a second build of the same course
-    waits (or, with ``wait=False``, raises ``CourseLocked``).
+    waits (or, with ``wait=False``, raises ``CourseLocked``). ``force`` executes
+    every notebook; ``use_cache=False`` neither reads nor writes the store.
     """
     reporter = reporter or NullReporter()
     lock = BuildLock(settings.cache_dir)
@@ -61,34 +71,48 @@ def build(
     try:
         with asyncio.Runner(loop_factory=loop_factory()) as runner:
             try:
-                return runner.run(_build(settings, reporter))
+                return runner.run(_build(settings, reporter, force, use_cache))
             except (KeyboardInterrupt, asyncio.CancelledError):
                 raise BuildInterrupted("build interrupted; no partial outputs were left") from None
     finally:
         lock.release()
 
 
-async def _build(settings: Settings, reporter: Reporter) -> BuildResult:
+@dataclass
+class _Job:
+    """A notebook to execute or to re-render, with what the cache decided."""
+
+    index: int
+    loaded: LoadedNotebook
+    decision: Decision
+    exec_parts: dict[str, Any] = field(default_factory=dict)
+    exec_key: str = ""
+    #: Computed from the source notebook, before execution adds outputs to it.
+    export_parts: dict[str, Any] = field(default_factory=dict)
+
+
+async def _build(settings: Settings, reporter: Reporter, force: bool, use_cache: bool) -> BuildResult:
     began = time.perf_counter()
     _cancel_on_sigterm()
     course = discover(settings)
     _prepare_output(settings)
     exporter = _ExportThread(settings)
-    history = _open_history(settings, reporter)
+    store = _open_store(settings, reporter) if use_cache else None
+    cache = Cache(store, settings, force=force) if store is not None else None
     try:
-        order = execution_order(course.sources, _durations(history, course.sources, reporter))
-        results = await _run_all(course, order, settings, exporter, reporter)
+        order = execution_order(course.sources, _durations(store, course.sources, reporter))
+        results = await _run_all(course, order, settings, exporter, reporter, cache)
         ordered = [results[i] for i in range(len(course.sources))]
         index = None
         if "html" in settings.formats:
             index = await exporter.submit(
                 write_index, settings.out, _course_title(settings), ordered
             )
-        _record_runs(history, ordered, reporter)
+        _record_runs(store, ordered, reporter)
     finally:
         exporter.close()
-        if history is not None:
-            history.close()
+        if store is not None:
+            store.close()
     result = BuildResult(ordered, time.perf_counter() - began, settings.out, index)
     reporter.build_finished(result)
     return result
@@ -100,8 +124,9 @@ async def _run_all(
     settings: Settings,
     exporter: _ExportThread,
     reporter: Reporter,
+    cache: Cache | None,
 ) -> dict[int, NotebookResult]:
-    """Read, then execute and export every notebook; results by course position."""
+    """Plan, then execute or re-render what is stale; results by course position."""
     results: dict[int, NotebookResult] = {}
     warm = None
     async with KernelPool(
@@ -109,33 +134,36 @@ async def _run_all(
         startup_timeout=settings.startup_timeout,
         fork=settings.fork_kernels,
     ) as pool:
-        runnable = []
-        async for item in _load_all(course.sources, order, pool, results):
-            runnable.append(item)
-            if len(runnable) == settings.workers:
+        to_execute: list[_Job] = []
+        to_render: list[_Job] = []
+        async for job in _plan_all(course.sources, order, pool, results, cache):
+            (to_execute if job.decision.action is Action.EXECUTE else to_render).append(job)
+            if warm is None and len(to_execute) + len(to_render) >= settings.workers:
                 # Importing nbconvert and compiling templates takes ~0.5 s and holds
                 # the GIL: start once the first kernels are launched, so it overlaps
                 # their boot instead of delaying it.
                 warm = exporter.submit(exporter.exporters.warm_up)
-        if warm is None:
+        if warm is None and (to_execute or to_render):
             warm = exporter.submit(exporter.exporters.warm_up)
         reporter.build_started(len(course.sources), settings.workers)
         for result in results.values():
             _finish(settings, result, reporter)
         assets = exporter.submit(copy_assets, settings.course, settings.out, course.assets)
-        queue: asyncio.Queue[tuple[int, LoadedNotebook]] = asyncio.Queue()
-        for item in runnable:
-            queue.put_nowait(item)
+        queue: asyncio.Queue[_Job] = asyncio.Queue()
+        for job in to_execute:
+            queue.put_nowait(job)
         workers = [
-            _worker(queue, pool, exporter, settings, reporter, results)
-            for _ in range(min(settings.workers, len(runnable)) or 1)
+            _worker(queue, pool, exporter, settings, reporter, results, cache)
+            for _ in range(min(settings.workers, len(to_execute)))
         ]
-        await asyncio.gather(*workers)
+        renders = _render_all(to_render, exporter, settings, reporter, results, cache)
+        await asyncio.gather(renders, *workers)
     try:
         await assets
     except OSError as exc:
         reporter.warning(f"course files not all copied to {settings.out}: {exc}")
-    await warm
+    if warm is not None:
+        await warm
     return results
 
 
@@ -157,28 +185,28 @@ def _cancel_on_sigterm() -> None:
         pass  # Windows, or not the main thread
 
 
-def _open_history(settings: Settings, reporter: Reporter) -> Store | None:
+def _open_store(settings: Settings, reporter: Reporter) -> Store | None:
     """The course's store, or None (with a warning) when it cannot be used."""
     try:
         return Store(settings.cache_dir)
     except StoreError as exc:
-        reporter.warning(f"{exc}; notebooks run in course order")
+        reporter.warning(f"{exc}; building without the cache")
         return None
 
 
-def _durations(history: Store | None, sources, reporter: Reporter) -> dict[str, float]:
-    if history is None:
+def _durations(store: Store | None, sources, reporter: Reporter) -> dict[str, float]:
+    if store is None:
         return {}
     try:
-        return history.durations(str(s.rel) for s in sources)
+        return store.durations(str(s.rel) for s in sources)
     except sqlite3.Error as exc:
-        reporter.warning(f"{history.path}: run times unreadable ({exc})")
+        reporter.warning(f"{store.path}: run times unreadable ({exc})")
         return {}
 
 
-def _record_runs(history: Store | None, results: list[NotebookResult], reporter: Reporter) -> None:
+def _record_runs(store: Store | None, results: list[NotebookResult], reporter: Reporter) -> None:
     """Keep how long each executed notebook took, for the next build's order."""
-    if history is None:
+    if store is None:
         return
     runs = {
         str(r.source.rel): (r.stages["execute"] + r.stages.get("export", 0.0), r.status.value)
@@ -186,25 +214,32 @@ def _record_runs(history: Store | None, results: list[NotebookResult], reporter:
         if "execute" in r.stages
     }
     try:
-        history.record_runs(runs)
+        store.record_runs(runs)
     except sqlite3.Error as exc:
-        reporter.warning(f"{history.path}: run times not saved ({exc})")
+        reporter.warning(f"{store.path}: run times not saved ({exc})")
 
 
-async def _load_all(
-    sources, order: list[int], pool: KernelPool, results: dict[int, NotebookResult]
-) -> AsyncIterator[tuple[int, LoadedNotebook]]:
-    """Parse every source and check its kernel; the caller runs none until all are read.
+async def _plan_all(
+    sources, order: list[int], pool: KernelPool, results: dict[int, NotebookResult], cache
+) -> AsyncIterator[_Job]:
+    """Decide for every source before any notebook runs; yield what must be done.
 
-    Sources are read in execution ``order`` and each notebook's kernel is announced
-    to the pool as soon as it is read, so the first kernels boot while the rest of
-    the course is still loading. Unreadable notebooks go into ``results`` as ERRORED.
+    Up-to-date notebooks go straight into ``results`` (most without being parsed);
+    so do unreadable ones (ERRORED). Each notebook to execute is announced to the
+    pool as soon as it is decided, so the first kernels boot while the rest of the
+    course is still being planned.
     """
     from jupyter_client.kernelspec import KernelSpecManager
 
-    installed = sorted(KernelSpecManager().find_kernel_specs())
+    installed = None
     for i in order:
         source = sources[i]
+        quick = cache.quick(source) if cache is not None else None
+        if quick is not None:
+            results[i] = _up_to_date(source, quick.record, cache.settings)
+            continue
+        if installed is None:
+            installed = sorted(KernelSpecManager().find_kernel_specs())
         try:
             loaded = load(source)
             if loaded.kernel_name not in installed:
@@ -216,39 +251,77 @@ async def _load_all(
         except NotebookError as exc:
             results[i] = NotebookResult(source, Status.ERRORED, error=exc)
             continue
-        pool.expect([_request(loaded)])
-        await asyncio.sleep(0)  # let the pool launch that kernel now
-        yield i, loaded
+        if cache is None:
+            job = _Job(i, loaded, Decision(Action.EXECUTE, ["cache not used"]))
+        else:
+            decision, parts, key = cache.decide(loaded)
+            if decision.action is Action.SKIP:
+                results[i] = _up_to_date(source, decision.record, cache.settings)
+                continue
+            job = _Job(i, loaded, decision, parts, key, cache.export_parts(loaded))
+        if job.decision.action is Action.EXECUTE:
+            pool.expect([_request(loaded)])
+            await asyncio.sleep(0)  # let the pool launch that kernel now
+        yield job
+
+
+def _up_to_date(source: Source, record: NotebookRecord, settings: Settings) -> NotebookResult:
+    outputs = {fmt: settings.out / record.outputs[fmt] for fmt in settings.formats}
+    return NotebookResult(
+        source, Status.BUILT, outputs=outputs, title=record.title, action="up to date"
+    )
 
 
 def _request(loaded: LoadedNotebook) -> KernelRequest:
     return KernelRequest(loaded.kernel_name, loaded.source.path.parent)
 
 
-async def _worker(queue, pool, exporter, settings, reporter, results) -> None:
+async def _worker(queue, pool, exporter, settings, reporter, results, cache) -> None:
     task = asyncio.current_task()
     while not queue.empty():
         if task is not None and task.cancelling():
             raise asyncio.CancelledError
-        index, loaded = queue.get_nowait()
-        results[index] = await _run_one(loaded, pool, exporter, settings, reporter)
-        _finish(settings, results[index], reporter)
+        job = queue.get_nowait()
+        results[job.index] = await _run_one(job, pool, exporter, settings, reporter, cache)
+        _finish(settings, results[job.index], reporter)
+
+
+async def _render_all(jobs, exporter, settings, reporter, results, cache) -> None:
+    """Re-render notebooks from their cached executions: no kernel involved."""
+    for job in jobs:
+        loaded = job.loaded
+        result = NotebookResult(
+            loaded.source, Status.BUILT, title=loaded.title, action="rendered",
+            reasons=job.decision.reasons,
+        )
+        reporter.notebook_started(loaded.source)
+        began = time.perf_counter()
+        try:
+            apply_payload(loaded.nb, job.decision.payload)
+            result.outputs = await _write_outputs(exporter, loaded, settings)
+            _record(cache, job, result, reporter)
+        except NotebookError as exc:
+            result.status, result.error = Status.ERRORED, exc
+        result.seconds = time.perf_counter() - began
+        results[job.index] = result
+        _finish(settings, result, reporter)
 
 
 async def _run_one(
-    loaded: LoadedNotebook,
+    job: _Job,
     pool: KernelPool,
     exporter: _ExportThread,
     settings: Settings,
     reporter: Reporter,
+    cache: Cache | None,
 ) -> NotebookResult:
+    loaded = job.loaded
     source = loaded.source
-    result = NotebookResult(source, Status.BUILT, title=loaded.title)
+    result = NotebookResult(source, Status.BUILT, title=loaded.title, reasons=job.decision.reasons)
     reporter.notebook_started(source)
     began = time.perf_counter()
-    options = ExecuteOptions(
-        timeout=settings.timeout, allow_errors=matches_any(source.rel, settings.allow_errors)
-    )
+    allow_errors = cache.allow_errors(source) if cache is not None else _allowed(settings, source)
+    options = ExecuteOptions(timeout=settings.timeout, allow_errors=allow_errors)
     try:
         try:
             kernel = await pool.take(_request(loaded))
@@ -257,27 +330,77 @@ async def _run_one(
         ready = time.perf_counter()
         result.stages["kernel_wait"] = ready - began
         result.kernel_startup = kernel.startup
+        track = settings.course if cache is not None else None
         try:
-            await execute_notebook(loaded, kernel, options)
+            execution = await execute_notebook(loaded, kernel, options, track_root=track)
         finally:
             pool.discard(kernel)
             executed = time.perf_counter()
             result.stages["execute"] = executed - ready
-        try:
-            result.outputs = await exporter.submit(_export_and_write, exporter, loaded, settings)
-        except OSError as exc:
-            raise NotebookError(
-                str(source.rel), f"outputs not written: {exc.strerror} ({exc.filename})"
-            ) from None
+        result.outputs = await _write_outputs(exporter, loaded, settings)
         result.stages["export"] = time.perf_counter() - executed
+        if cache is not None:
+            reads = execution.reads - execution.writes
+            execution_record = (payload_of(loaded.nb), cache.fingerprints(reads))
+            _record(cache, job, result, reporter, execution_record)
     except NotebookError as exc:
         result.status = Status.FAILED if isinstance(exc, CellError) else Status.ERRORED
         result.error = exc
+        _record(cache, job, result, reporter)
     except Exception as exc:  # a bug or an unforeseen failure costs one notebook only
         result.status = Status.ERRORED
         result.error = NotebookError(str(source.rel), f"internal error: {exc!r}")
     result.seconds = time.perf_counter() - began
     return result
+
+
+def _allowed(settings: Settings, source: Source) -> bool:
+    from .globs import matches_any
+
+    return matches_any(source.rel, settings.allow_errors)
+
+
+async def _write_outputs(exporter, loaded: LoadedNotebook, settings: Settings) -> dict[str, Path]:
+    try:
+        return await exporter.submit(_export_and_write, exporter, loaded, settings)
+    except OSError as exc:
+        raise NotebookError(
+            str(loaded.source.rel), f"outputs not written: {exc.strerror} ({exc.filename})"
+        ) from None
+
+
+def _record(
+    cache: Cache | None, job: _Job, result: NotebookResult, reporter: Reporter, execution=None
+) -> None:
+    """Record a notebook's build in the store, after its outputs exist (or failed).
+
+    A failed notebook is recorded as failed, so the next build runs it again; its
+    execution is never stored. A record that cannot be written is a warning: the
+    next build then simply does the work again.
+    """
+    if cache is None or not job.exec_key:
+        return
+    source = job.loaded.source
+    try:
+        mtime_ns, size, src_digest = cache.source_stat(source)
+    except OSError:
+        return
+    record = NotebookRecord(
+        source=str(source.rel),
+        src_mtime_ns=mtime_ns,
+        src_size=size,
+        src_digest=src_digest,
+        title=job.loaded.title,
+        exec_parts=job.exec_parts,
+        exec_key=job.exec_key,
+        export_parts=job.export_parts,
+        outputs={f: p.relative_to(cache.settings.out).as_posix() for f, p in result.outputs.items()},
+        status=result.status.value,
+    )
+    try:
+        cache.store.record_notebook(record, execution if result.ok else None)
+    except sqlite3.Error as exc:
+        reporter.warning(f"{source.rel}: not recorded in the cache ({exc})")
 
 
 def _kernel_start_failed(loaded: LoadedNotebook, exc: Exception) -> NotebookError:

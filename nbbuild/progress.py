@@ -69,7 +69,13 @@ def plural(n: int, word: str) -> str:
 
 def summary_line(result: BuildResult) -> str:
     total = len(result.results)
-    parts = [f"{result.count(Status.BUILT)} built"]
+    built = result.count(Status.BUILT)
+    how = [
+        f"{sum(1 for r in result.results if r.ok and r.action == action)} {label}"
+        for action, label in (("executed", "executed"), ("rendered", "re-rendered"),
+                              ("up to date", "up to date"))
+    ]
+    parts = [f"{built} built ({', '.join(how)})"]
     for status in (Status.FAILED, Status.ERRORED):
         if result.count(status):
             parts.append(f"{result.count(status)} {status.value}")
@@ -101,9 +107,12 @@ class PlainReporter(NullReporter):
         self.done += 1
         if not result.ok:
             self._print(describe_failure(result))
-        elif not self.quiet:
+        elif not self.quiet and result.action != "up to date":
+            verb = "built" if result.action == "executed" else "re-rendered"
+            why = f": {'; '.join(result.reasons)}" if result.reasons else ""
             self._print(
-                f"[{self.done}/{self.total}] built {result.source.rel} ({result.seconds:.1f} s)"
+                f"[{self.done}/{self.total}] {verb} {result.source.rel} "
+                f"({result.seconds:.1f} s{why})"
             )
 
     def build_finished(self, result: BuildResult) -> None:

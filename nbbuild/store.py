@@ -1,9 +1,17 @@
 """The course's SQLite store, kept outside the output folder (``COURSE/.nbbuild``).
 
-For now it remembers how long each notebook took, so the next build can start the
-longest notebooks first (a long notebook started last would otherwise run alone at
-the end while the other workers sit idle). This history is only a scheduling hint:
-a store that cannot be opened or read is reported and ignored, never fatal.
+It holds, per course:
+
+* ``notebooks``: the last build of each notebook: the source's stat and digest,
+  the parts of its execution and export keys (so a plan can say *why* it is
+  stale), its outputs and status. Failed notebooks are recorded as failed, so the
+  next build runs them again.
+* ``executions``: executed code-cell outputs, addressed by execution key, with
+  ``dependencies``: the fingerprint of every course file that execution read.
+* ``notebook_runs``: run times, so the next build starts the longest first.
+
+Only the build process writes it, under the build lock. A store that cannot be
+opened is reported, with ``nbbuild cache clear`` as the way out.
 
 The schema version is kept in ``PRAGMA user_version``; ``_MIGRATIONS[n]`` brings a
 database from version ``n`` to ``n + 1``.
@@ -11,10 +19,14 @@ database from version ``n`` to ``n + 1``.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
+import zlib
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, NamedTuple
 
 from .errors import NbbuildError
 
@@ -30,8 +42,62 @@ _MIGRATIONS = [
         built_at REAL NOT NULL       -- Unix time
     );
     """,
+    # 1 -> 2: the build cache
+    """
+    CREATE TABLE notebooks (
+        source       TEXT PRIMARY KEY,
+        src_mtime_ns INTEGER NOT NULL,
+        src_size     INTEGER NOT NULL,
+        src_digest   TEXT NOT NULL,
+        title        TEXT NOT NULL,
+        exec_parts   TEXT NOT NULL,   -- JSON: what the execution key covers
+        exec_key     TEXT NOT NULL,
+        export_parts TEXT NOT NULL,   -- JSON: what the export key covers
+        outputs      TEXT NOT NULL,   -- JSON: {format: path relative to the output folder}
+        status       TEXT NOT NULL,   -- built | failed | errored
+        built_at     REAL NOT NULL
+    );
+    CREATE TABLE executions (
+        key     TEXT PRIMARY KEY,     -- execution key
+        payload BLOB NOT NULL,        -- zlib-compressed JSON: code cells' outputs
+        created REAL NOT NULL
+    );
+    CREATE TABLE dependencies (
+        key      TEXT NOT NULL,       -- execution key
+        path     TEXT NOT NULL,       -- course-relative
+        mtime_ns INTEGER NOT NULL,
+        size     INTEGER NOT NULL,
+        digest   TEXT NOT NULL,
+        PRIMARY KEY (key, path)
+    );
+    """,
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
+
+
+class Fingerprint(NamedTuple):
+    """A file as last seen: course-relative path, mtime, size, sha256."""
+
+    path: str
+    mtime_ns: int
+    size: int
+    digest: str
+
+
+@dataclass
+class NotebookRecord:
+    """What the store knows of one notebook's last build."""
+
+    source: str
+    src_mtime_ns: int
+    src_size: int
+    src_digest: str
+    title: str
+    exec_parts: dict[str, Any]
+    exec_key: str
+    export_parts: dict[str, Any]
+    outputs: dict[str, str] = field(default_factory=dict)
+    status: str = "built"
 
 
 class StoreError(NbbuildError):
@@ -78,6 +144,86 @@ class Store:
             for step in range(version, SCHEMA_VERSION):
                 self._db.executescript(_MIGRATIONS[step])
                 self._db.execute(f"PRAGMA user_version = {step + 1}")
+
+    # -- the build cache ------------------------------------------------------
+
+    def notebook(self, source: str) -> NotebookRecord | None:
+        assert self._db is not None
+        row = self._db.execute(
+            "SELECT source, src_mtime_ns, src_size, src_digest, title, exec_parts, exec_key,"
+            " export_parts, outputs, status FROM notebooks WHERE source = ?",
+            (source,),
+        ).fetchone()
+        if row is None:
+            return None
+        return NotebookRecord(
+            source=row[0],
+            src_mtime_ns=row[1],
+            src_size=row[2],
+            src_digest=row[3],
+            title=row[4],
+            exec_parts=json.loads(row[5]),
+            exec_key=row[6],
+            export_parts=json.loads(row[7]),
+            outputs=json.loads(row[8]),
+            status=row[9],
+        )
+
+    def execution(self, key: str) -> dict[str, Any] | None:
+        assert self._db is not None
+        row = self._db.execute("SELECT payload FROM executions WHERE key = ?", (key,)).fetchone()
+        return None if row is None else json.loads(zlib.decompress(row[0]))
+
+    def dependencies(self, key: str) -> list[Fingerprint]:
+        assert self._db is not None
+        rows = self._db.execute(
+            "SELECT path, mtime_ns, size, digest FROM dependencies WHERE key = ? ORDER BY path",
+            (key,),
+        )
+        return [Fingerprint(*row) for row in rows]
+
+    def record_notebook(
+        self,
+        record: NotebookRecord,
+        execution: tuple[dict[str, Any], list[Fingerprint]] | None = None,
+    ) -> None:
+        """Record one notebook's build, and its new execution if it ran; one transaction."""
+        assert self._db is not None
+        now = time.time()
+        with self._db:
+            if execution is not None:
+                payload, fingerprints = execution
+                blob = zlib.compress(json.dumps(payload).encode("utf-8"))
+                self._db.execute(
+                    "INSERT OR REPLACE INTO executions (key, payload, created) VALUES (?, ?, ?)",
+                    (record.exec_key, blob, now),
+                )
+                self._db.execute("DELETE FROM dependencies WHERE key = ?", (record.exec_key,))
+                self._db.executemany(
+                    "INSERT INTO dependencies (key, path, mtime_ns, size, digest)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    [(record.exec_key, *fp) for fp in fingerprints],
+                )
+            self._db.execute(
+                "INSERT OR REPLACE INTO notebooks (source, src_mtime_ns, src_size, src_digest,"
+                " title, exec_parts, exec_key, export_parts, outputs, status, built_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    record.source,
+                    record.src_mtime_ns,
+                    record.src_size,
+                    record.src_digest,
+                    record.title,
+                    json.dumps(record.exec_parts, sort_keys=True),
+                    record.exec_key,
+                    json.dumps(record.export_parts, sort_keys=True),
+                    json.dumps(record.outputs, sort_keys=True),
+                    record.status,
+                    now,
+                ),
+            )
+
+    # -- run times -----------------------------------------------------------
 
     def durations(self, sources: Iterable[str]) -> dict[str, float]:
         """Last known run time of each of ``sources`` that has one."""

@@ -60,7 +60,7 @@ def test_matrix_same_outputs_for_every_worker_count(course, private_tmp, referen
 def test_card_command_builds_three_outputs_per_notebook(course, private_tmp):
     proc = run_nbbuild(str(course), "--workers", "4")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert f"{NOTEBOOKS} notebooks: {NOTEBOOKS} built" in proc.stdout
+    assert f"{NOTEBOOKS} notebooks: {NOTEBOOKS} built ({NOTEBOOKS} executed" in proc.stdout
     out = course / "_build"
     stems = [p.with_suffix("") for p in course.rglob("*.ipynb") if "_build" not in p.parts]
     stems += [p.with_suffix("") for p in course.rglob("[0-9]*.py") if "_build" not in p.parts]
@@ -108,7 +108,7 @@ def test_each_notebook_executes_exactly_once_per_build(tmp_path, private_tmp):
     result = build(load_settings(course, workers=2, formats="html,slides,notebook"))
     assert result.ok
     assert sorted(log.read_text().split()) == ["a", "b"]  # 3 formats, 1 execution each
-    build(load_settings(course, workers=2))
+    build(load_settings(course, workers=2), force=True)
     assert sorted(log.read_text().split()) == ["a", "a", "b", "b"]
 
 
@@ -167,7 +167,7 @@ def test_run_times_are_kept_and_order_the_next_build(tmp_path, private_tmp):
         def notebook_started(self, source):
             started.append(str(source.rel))
 
-    second = build(load_settings(course, workers=1, formats="notebook"), Recorder())
+    second = build(load_settings(course, workers=1, formats="notebook"), Recorder(), force=True)
     assert started == ["2-slow.ipynb", "1-quick.ipynb"]
     assert [str(r.source.rel) for r in second.results] == ["1-quick.ipynb", "2-slow.ipynb"]
 

@@ -50,7 +50,7 @@ def test_cli_exits_1_with_a_summary_naming_each_failure(broken, private_tmp):
     proc = run_nbbuild(str(broken), "--workers", "4")
     assert proc.returncode == 1
     out = proc.stdout
-    assert "11 notebooks: 2 built, 4 failed, 5 errored" in out
+    assert "11 notebooks: 2 built (2 executed, 0 re-rendered, 0 up to date), 4 failed, 5 errored" in out
     assert "FAILED raises.ipynb: cell 3, line 4 raised ZeroDivisionError" in out
     assert "----> 4 f(x)" in out  # the traceback, without colour codes
     assert "\x1b[" not in out

@@ -16,7 +16,7 @@ from nbbuild.model import BuildResult, NotebookResult, Source, SourceKind, Statu
 def calls(monkeypatch):
     seen = []
 
-    def fake_build(settings, reporter=None, wait=True):
+    def fake_build(settings, reporter=None, **options):
         seen.append(settings)
         return BuildResult([], 0.0, settings.out)
 
@@ -56,7 +56,7 @@ def test_zero_workers_is_rejected(tmp_path, calls):
 
 
 def _fail_with(monkeypatch, exc=None, status=None):
-    def fake_build(settings, reporter=None, wait=True):
+    def fake_build(settings, reporter=None, **options):
         if exc is not None:
             raise exc
         src = Source(path=Path("x.ipynb"), rel=Path("x.ipynb"), kind=SourceKind.IPYNB)

@@ -111,3 +111,33 @@ def test_input_fails_at_once(tmp_path, private_tmp):
     with pytest.raises(CellError, match="StdinNotImplementedError"):
         _execute(path, timeout=120)
     assert time.perf_counter() - began < 30
+
+
+def test_files_read_and_written_are_tracked(tmp_path, private_tmp):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "in.csv").write_text("a,b\n1,2\n")
+    (tmp_path / "helpers.py").write_text("X = 1\n")
+    (tmp_path / "unused.txt").write_text("never opened")
+    path = write_notebook(
+        tmp_path / "n.ipynb",
+        "import helpers\nprint(open('data/in.csv').read())",
+        "open('out.txt', 'w').write('made here')\nopen('out.txt').read()",
+        "import os\nfd = os.open('data/in.csv', os.O_RDONLY); os.close(fd)",
+    )
+    loaded = _load(path)
+
+    async def main():
+        async with KernelPool(spares=1) as pool:
+            kernel = await pool.take(KernelRequest("python3", tmp_path))
+            try:
+                return await execute_notebook(
+                    loaded, kernel, ExecuteOptions(timeout=60), track_root=tmp_path)
+            finally:
+                pool.discard(kernel)
+
+    execution = asyncio.run(main())
+    assert "helpers.py" in execution.reads and "data/in.csv" in execution.reads
+    assert "out.txt" in execution.writes
+    assert "unused.txt" not in execution.reads
+    counts = [c.get("execution_count") for c in loaded.nb.cells if c.cell_type == "code"]
+    assert counts == [1, 2, 3]  # the tracker's silent requests are not counted

@@ -65,7 +65,7 @@ def test_two_builds_of_one_course_never_overlap(tmp_path, private_tmp):
                    f"with open({str(log)!r}, 'a') as f: f.write(f'start {{time.time()}}\\n')\n"
                    "time.sleep(1.0)\n"
                    f"with open({str(log)!r}, 'a') as f: f.write(f'end {{time.time()}}\\n')")
-    cmd = [sys.executable, "-m", "nbbuild", "build", str(course), "-j", "1"]
+    cmd = [sys.executable, "-m", "nbbuild", "build", str(course), "-j", "1", "--force"]
     env = {**os.environ, "TMPDIR": str(private_tmp)}
     first = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     time.sleep(0.3)

@@ -33,7 +33,7 @@ def test_plain_reporter_lines_and_summary():
     assert "FAILED b.py: cell 3, line 10 of the file raised KeyError" in text
     assert "    KeyError: 'x'" in text
     assert "ERRORED c.ipynb: not valid JSON" in text
-    assert "3 notebooks: 1 built, 1 failed, 1 errored in 2.0 s" in text
+    assert "3 notebooks: 1 built (1 executed, 0 re-rendered, 0 up to date), 1 failed, 1 errored in 2.0 s" in text
 
 
 def test_quiet_prints_failures_only():

@@ -1,0 +1,282 @@
+"""What the next build must do with each notebook, and why.
+
+Two keys decide it (see docs/architecture.md):
+
+* the **execution key** covers what can change outputs: the code cells (sources
+  normalized, execution tags), the kernelspec and language, allowed errors, and
+  the notebook's folder (its working directory). The files an execution read are
+  fingerprinted beside it; any change to one of them invalidates it.
+* the **export key** covers what can change the rendered files: the whole
+  notebook, the formats, nbconvert's and nbbuild's versions, page settings.
+
+Cheap checks come first: a source whose mtime and size (or, when those moved,
+whose digest) are unchanged is not even parsed; dependencies are hashed only when
+their mtime or size moved. Executions are reused by key (content-addressed), so a
+markdown edit or deleted outputs cost a re-render and no execution.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .config import Settings
+from .globs import matches_any
+from .model import Source
+from .sources import LoadedNotebook
+from .store import Fingerprint, NotebookRecord, Store
+
+#: Cell tags that change how a cell is executed, hence its outputs.
+EXECUTION_TAGS = frozenset({"raises-exception", "skip-execution"})
+
+
+class Action(enum.Enum):
+    SKIP = "up to date"
+    RENDER = "re-render"
+    EXECUTE = "re-execute"
+
+
+@dataclass
+class Decision:
+    action: Action
+    reasons: list[str] = field(default_factory=list)
+    #: For RENDER: the cached execution to render from.
+    payload: dict[str, Any] | None = None
+    #: For SKIP: what the store knows (title, outputs).
+    record: NotebookRecord | None = None
+
+
+def digest(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def normalize_code(source: str) -> str:
+    """Line endings unified, trailing whitespace dropped: edits that cannot change
+    what runs do not change the key."""
+    lines = [line.rstrip() for line in source.replace("\r\n", "\n").split("\n")]
+    return "\n".join(lines).strip("\n")
+
+
+def execution_parts(loaded: LoadedNotebook, allow_errors: bool) -> dict[str, Any]:
+    cells = [
+        [normalize_code(c.source), sorted(set(c.metadata.get("tags", [])) & EXECUTION_TAGS)]
+        for c in loaded.nb.cells
+        if c.cell_type == "code"
+    ]
+    return {
+        "code": digest(cells),
+        "kernel": loaded.kernel_name,
+        "language": (loaded.nb.metadata.get("kernelspec") or {}).get("language", ""),
+        "errors": allow_errors,
+        "folder": str(loaded.source.rel.parent),
+    }
+
+
+def settings_parts(settings: Settings) -> dict[str, Any]:
+    """The export key's parts that do not depend on the notebook itself."""
+    return {
+        "formats": list(settings.formats),
+        "nbconvert": _version("nbconvert"),
+        "nbbuild": __version__,
+        "reveal_url_prefix": settings.reveal_url_prefix,
+        "out": str(settings.out),
+    }
+
+
+def _version(package: str) -> str:
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "?"
+
+
+def payload_of(nb: Any) -> dict[str, Any]:
+    """What an execution adds to a notebook: code cells' outputs and counts."""
+    return {
+        "metadata": {k: nb.metadata[k] for k in ("language_info", "widgets") if k in nb.metadata},
+        "cells": [
+            {"execution_count": c.get("execution_count"), "outputs": c.get("outputs", [])}
+            for c in nb.cells
+            if c.cell_type == "code"
+        ],
+    }
+
+
+def apply_payload(nb: Any, payload: dict[str, Any]) -> None:
+    """Put a cached execution's outputs into ``nb`` (same code cells, by key)."""
+    import nbformat
+
+    code_cells = [c for c in nb.cells if c.cell_type == "code"]
+    for cell, cached in zip(code_cells, payload["cells"], strict=True):
+        cell.execution_count = cached["execution_count"]
+        cell.outputs = [nbformat.from_dict(o) for o in cached["outputs"]]
+    for key, value in payload["metadata"].items():
+        nb.metadata[key] = nbformat.from_dict(value)
+
+
+class Cache:
+    """Decisions for one build, from the store and the files as they are now."""
+
+    def __init__(self, store: Store, settings: Settings, *, force: bool = False) -> None:
+        self.store = store
+        self.settings = settings
+        self.force = force
+        self.root = settings.course
+        self._settings_parts = settings_parts(settings)
+
+    def allow_errors(self, source: Source) -> bool:
+        return matches_any(source.rel, self.settings.allow_errors)
+
+    def quick(self, source: Source) -> Decision | None:
+        """SKIP without parsing when nothing that matters moved; else None."""
+        record = self.store.notebook(str(source.rel))
+        if self.force or record is None or record.status != "built":
+            return None
+        if not self._source_unchanged(source, record):
+            return None
+        parts = dict(record.export_parts)
+        parts.pop("notebook", None)
+        if parts != self._settings_parts:
+            return None
+        if record.exec_parts.get("errors") != self.allow_errors(source):
+            return None
+        if not self._outputs_exist(record) or self.changed_dependency(record.exec_key):
+            return None
+        return Decision(Action.SKIP, record=record)
+
+    def decide(self, loaded: LoadedNotebook) -> tuple[Decision, dict[str, Any], str]:
+        """The decision, the execution parts and the execution key of a parsed notebook."""
+        parts = execution_parts(loaded, self.allow_errors(loaded.source))
+        key = digest(parts)
+        record = self.store.notebook(str(loaded.source.rel))
+        reasons = self._execution_reasons(record, parts)
+        if self.force:
+            return Decision(Action.EXECUTE, ["forced"]), parts, key
+        payload = self.store.execution(key)
+        if payload is None:
+            return Decision(Action.EXECUTE, reasons or ["no cached execution"]), parts, key
+        changed = self.changed_dependency(key)
+        if changed:
+            return Decision(Action.EXECUTE, [f"dependency {changed} changed"]), parts, key
+        export_reasons = self._export_reasons(record, loaded)
+        if record is not None and record.status == "built" and not export_reasons:
+            return Decision(Action.SKIP, record=record), parts, key
+        return Decision(Action.RENDER, export_reasons or reasons, payload), parts, key
+
+    def export_parts(self, loaded: LoadedNotebook) -> dict[str, Any]:
+        return {"notebook": digest(loaded.nb), **self._settings_parts}
+
+    def fingerprints(self, paths: set[str]) -> list[Fingerprint]:
+        """Fingerprints of the files that exist now, outputs and store excluded."""
+        found = []
+        for rel in sorted(paths):
+            path = self.root / rel
+            if self._outside_sources(path):
+                continue
+            try:
+                st = path.stat()
+                found.append(Fingerprint(rel, st.st_mtime_ns, st.st_size, file_digest(path)))
+            except OSError:
+                continue
+        return found
+
+    def changed_dependency(self, key: str) -> str | None:
+        """The first dependency of execution ``key`` whose content changed, if any."""
+        for fp in self.store.dependencies(key):
+            path = self.root / fp.path
+            try:
+                st = path.stat()
+            except OSError:
+                return fp.path
+            if (st.st_mtime_ns, st.st_size) == (fp.mtime_ns, fp.size):
+                continue
+            if st.st_size != fp.size or file_digest(path) != fp.digest:
+                return fp.path
+        return None
+
+    def source_stat(self, source: Source) -> tuple[int, int, str]:
+        st = source.path.stat()
+        return st.st_mtime_ns, st.st_size, file_digest(source.path)
+
+    def _source_unchanged(self, source: Source, record: NotebookRecord) -> bool:
+        try:
+            st = source.path.stat()
+        except OSError:
+            return False
+        if (st.st_mtime_ns, st.st_size) == (record.src_mtime_ns, record.src_size):
+            return True
+        return st.st_size == record.src_size and file_digest(source.path) == record.src_digest
+
+    def _outputs_exist(self, record: NotebookRecord) -> bool:
+        wanted = set(self.settings.formats)
+        return wanted <= set(record.outputs) and all(
+            (self.settings.out / rel).is_file() for rel in record.outputs.values()
+        )
+
+    def _outside_sources(self, path: Path) -> bool:
+        real = os.path.realpath(path)
+        for folder in (self.settings.out, self.settings.cache_dir):
+            if real.startswith(os.path.realpath(folder) + os.sep):
+                return True
+        return False
+
+    def _execution_reasons(self, record: NotebookRecord | None, parts: dict) -> list[str]:
+        if record is None:
+            return ["never built"]
+        reasons = []
+        if record.status != "built":
+            reasons.append(f"{record.status} last time")
+        old = record.exec_parts
+        if old.get("code") != parts["code"]:
+            reasons.append("code changed")
+        if (old.get("kernel"), old.get("language")) != (parts["kernel"], parts["language"]):
+            reasons.append("kernel changed")
+        if old.get("errors") != parts["errors"]:
+            reasons.append("options changed (allowed errors)")
+        if old.get("folder") != parts["folder"]:
+            reasons.append("moved to another folder")
+        return reasons
+
+    def _export_reasons(self, record: NotebookRecord | None, loaded: LoadedNotebook) -> list[str]:
+        if record is None:
+            return ["never built"]
+        reasons = []
+        if record.status != "built":
+            reasons.append(f"{record.status} last time")
+        old, new = record.export_parts, self.export_parts(loaded)
+        if old.get("notebook") != new["notebook"]:
+            reasons.append("notebook changed (markdown or metadata)")
+        added = set(new["formats"]) - set(old.get("formats", []))
+        removed = set(old.get("formats", [])) - set(new["formats"])
+        if added:
+            reasons.append(f"format added: {', '.join(sorted(added))}")
+        if removed:
+            reasons.append(f"format dropped: {', '.join(sorted(removed))}")
+        if old.get("nbbuild") != new["nbbuild"]:
+            reasons.append("nbbuild upgraded")
+        if old.get("nbconvert") != new["nbconvert"]:
+            reasons.append("nbconvert upgraded")
+        if (old.get("reveal_url_prefix"), old.get("out")) != (
+            new["reveal_url_prefix"],
+            new["out"],
+        ):
+            reasons.append("settings changed")
+        if not reasons and not self._outputs_exist(record):
+            reasons.append("outputs missing")
+        return reasons

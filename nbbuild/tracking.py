@@ -1,0 +1,93 @@
+"""Which course files a notebook read: an audit hook installed in its kernel.
+
+Before the first cell, a silent execution installs ``sys.addaudithook`` in the
+kernel. The hook sees every ``open`` (``open()``, ``io.open_code`` for imports,
+``os.open``) and keeps the real paths under the course folder, as reads or writes.
+After the last cell, a silent request collects them, together with the modules
+in ``sys.modules`` whose file is under the course (imports served from
+``__pycache__`` are mapped back to their ``.py``). Files the notebook wrote are
+its outputs, not its dependencies. The hook leaves one trace a notebook could
+see: a module named ``_nbbuild_tracker`` in ``sys.modules``.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+from typing import Any
+
+MODULE = "_nbbuild_tracker"
+
+_INSTALL = r'''
+def _nbbuild_install(root):
+    import os, sys, types
+    root = os.path.realpath(root) + os.sep
+    reads, writes = set(), set()
+    write_flags = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
+
+    def hook(event, args):
+        if event != "open":
+            return
+        try:
+            path, mode, flags = (list(args) + [None, None])[:3]
+            if isinstance(path, int) or path is None:
+                return
+            real = os.path.realpath(os.fsdecode(path))
+            if not real.startswith(root):
+                return
+            if mode is None:
+                writing = bool((flags or 0) & write_flags)
+            else:
+                writing = any(c in str(mode) for c in "wax+")
+            (writes if writing else reads).add(real)
+        except Exception:
+            pass
+
+    def report():
+        found = set(reads)
+        for module in list(sys.modules.values()):
+            file = getattr(module, "__file__", None)
+            if isinstance(file, str) and os.path.realpath(file).startswith(root):
+                found.add(os.path.realpath(file))
+        return __import__("json").dumps({"reads": sorted(found), "writes": sorted(writes)})
+
+    tracker = types.ModuleType("%s")
+    tracker.report = report
+    sys.modules["%s"] = tracker
+    sys.addaudithook(hook)
+
+_nbbuild_install(%r)
+del _nbbuild_install
+''' 
+
+
+def install_code(root: Path) -> str:
+    """Code that installs the hook for files under ``root`` (run silently)."""
+    return _INSTALL % (MODULE, MODULE, str(root))
+
+
+REPORT_EXPRESSION = f"__import__({MODULE!r}).report()"
+
+
+def parse_report(user_expressions: dict[str, Any], root: Path) -> tuple[set[str], set[str]]:
+    """``(read, written)`` course-relative POSIX paths from the kernel's answer."""
+    value = user_expressions.get("deps", {})
+    if value.get("status") != "ok":
+        return set(), set()
+    raw = json.loads(ast.literal_eval(value["data"]["text/plain"]))
+    root = root.resolve()
+    return _relative(raw["reads"], root), _relative(raw["writes"], root)
+
+
+def _relative(paths: list[str], root: Path) -> set[str]:
+    found = set()
+    for text in paths:
+        path = Path(text)
+        if path.parent.name == "__pycache__" and path.suffix == ".pyc":
+            path = path.parent.parent / (path.name.split(".", 1)[0] + ".py")
+        try:
+            found.add(path.relative_to(root).as_posix())
+        except ValueError:
+            continue
+    return found
