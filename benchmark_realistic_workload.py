@@ -129,6 +129,56 @@ def run_nbbuild(
     return elapsed
 
 
+def generate_course(root: Path, count: int, seed: int = 7) -> Path:
+    """A course of ``count`` small, distinct notebooks in folders of 50, half
+    ``.ipynb`` and half percent ``.py``, reproducible from ``seed``."""
+    import random
+
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+    rng = random.Random(seed)
+    for i in range(count):
+        folder = root / f"part-{i // 50:02d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        n = rng.randint(2, 40)
+        title = f"Lecture {i}: sums to {n}"
+        code = f"total = sum(range({n}))\nprint(total)"
+        if i % 2:
+            (folder / f"{i:04d}-lecture.py").write_text(
+                f"# %% [markdown]\n# # {title}\n\n# %%\n{code}\n")
+        else:
+            nb = new_notebook(cells=[new_markdown_cell(f"# {title}"), new_code_cell(code)],
+                              metadata={"kernelspec": {"name": "python3", "language": "python",
+                                                       "display_name": "Python 3"}})
+            nbformat.write(nb, folder / f"{i:04d}-lecture.ipynb")
+    return root
+
+
+def noop_benchmark(count: int, runs: int, workers: int) -> int:
+    """Median wall time of a no-op build (everything up to date) of a generated course."""
+    with tempfile.TemporaryDirectory(prefix="nbbuild-bench-noop-") as tmp:
+        course = generate_course(Path(tmp) / "course", count)
+        cmd = [sys.executable, "-m", "nbbuild", "build", str(course), "-q", "-j", str(workers)]
+        started = time.perf_counter()
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        first = time.perf_counter() - started
+        if proc.returncode != 0:
+            raise SystemExit(f"first build failed:\n{proc.stdout}\n{proc.stderr}")
+        print(f"course of {count} notebooks; first (full) build {first:.1f} s")
+        times = []
+        for i in range(runs):
+            started = time.perf_counter()
+            proc = subprocess.run(cmd, capture_output=True, text=True)
+            times.append(time.perf_counter() - started)
+            if proc.returncode != 0:
+                raise SystemExit(f"no-op build failed:\n{proc.stdout}\n{proc.stderr}")
+            print(f"  no-op build {i + 1}: {times[-1]:.3f} s", flush=True)
+        print(f"\nno-op build of {count} notebooks, median of {runs}: "
+              f"{statistics.median(times):.3f} s (min {min(times):.3f}, max {max(times):.3f})")
+    return 0
+
+
 def summarize(times: list[float]) -> dict[str, float]:
     return {
         "median": statistics.median(times),
@@ -146,7 +196,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3, help="rounds; the median is reported [3]")
     parser.add_argument("--formats", default="html,slides,notebook")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--noop", type=int, metavar="N",
+                        help="instead: time no-op builds of a generated course of N notebooks")
     args = parser.parse_args(argv)
+    if args.noop:
+        return noop_benchmark(args.noop, args.runs, args.workers)
     course = args.course.resolve()
     formats = [f.strip() for f in args.formats.split(",") if f.strip()]
     n_notebooks = len(course_notebooks(course))

@@ -23,7 +23,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from . import __version__
@@ -73,7 +73,9 @@ def normalize_code(source: str) -> str:
     return "\n".join(lines).strip("\n")
 
 
-def execution_parts(loaded: LoadedNotebook, allow_errors: bool) -> dict[str, Any]:
+def execution_parts(
+    loaded: LoadedNotebook, allow_errors: bool, declared: list[str] | None = None
+) -> dict[str, Any]:
     cells = [
         [normalize_code(c.source), sorted(set(c.metadata.get("tags", [])) & EXECUTION_TAGS)]
         for c in loaded.nb.cells
@@ -85,6 +87,7 @@ def execution_parts(loaded: LoadedNotebook, allow_errors: bool) -> dict[str, Any
         "language": (loaded.nb.metadata.get("kernelspec") or {}).get("language", ""),
         "errors": allow_errors,
         "folder": str(loaded.source.rel.parent),
+        "depends": sorted(declared or []),
     }
 
 
@@ -133,15 +136,35 @@ def apply_payload(nb: Any, payload: dict[str, Any]) -> None:
 class Cache:
     """Decisions for one build, from the store and the files as they are now."""
 
-    def __init__(self, store: Store, settings: Settings, *, force: bool = False) -> None:
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        *,
+        force: bool = False,
+        files: tuple[PurePosixPath, ...] = (),
+    ) -> None:
         self.store = store
         self.settings = settings
         self.force = force
         self.root = settings.course
+        self.files = files
         self._settings_parts = settings_parts(settings)
 
     def allow_errors(self, source: Source) -> bool:
         return matches_any(source.rel, self.settings.allow_errors)
+
+    def declared(self, source: Source) -> list[str]:
+        """The ``depends`` globs that apply to ``source``."""
+        return sorted(
+            {g for pattern, globs in self.settings.depends if matches_any(source.rel, [pattern])
+             for g in globs}
+        )
+
+    def declared_files(self, source: Source) -> set[str]:
+        """Course files matching the ``depends`` globs of ``source``, as of now."""
+        globs = self.declared(source)
+        return {str(f) for f in self.files if globs and matches_any(f, globs)}
 
     def quick(self, source: Source) -> Decision | None:
         """SKIP without parsing when nothing that matters moved; else None."""
@@ -156,13 +179,17 @@ class Cache:
             return None
         if record.exec_parts.get("errors") != self.allow_errors(source):
             return None
+        if record.exec_parts.get("depends", []) != self.declared(source):
+            return None
         if not self._outputs_exist(record) or self.changed_dependency(record.exec_key):
             return None
         return Decision(Action.SKIP, record=record)
 
     def decide(self, loaded: LoadedNotebook) -> tuple[Decision, dict[str, Any], str]:
         """The decision, the execution parts and the execution key of a parsed notebook."""
-        parts = execution_parts(loaded, self.allow_errors(loaded.source))
+        parts = execution_parts(
+            loaded, self.allow_errors(loaded.source), self.declared(loaded.source)
+        )
         key = digest(parts)
         record = self.store.notebook(str(loaded.source.rel))
         reasons = self._execution_reasons(record, parts)
@@ -251,6 +278,8 @@ class Cache:
             reasons.append("options changed (allowed errors)")
         if old.get("folder") != parts["folder"]:
             reasons.append("moved to another folder")
+        if old.get("depends", []) != parts["depends"]:
+            reasons.append("declared dependencies changed")
         return reasons
 
     def _export_reasons(self, record: NotebookRecord | None, loaded: LoadedNotebook) -> list[str]:

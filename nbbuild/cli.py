@@ -123,10 +123,15 @@ def plan(
     explain: bool,
 ) -> None:
     """What the next build will do with each notebook: up to date, re-render, re-execute."""
+    from .errors import NbbuildError
     from .planning import plan_course
 
     settings = _settings_or_exit(course, out=out, formats=formats, cache_dir=cache_dir)
-    for rel, action, reasons in plan_course(settings, force=force):
+    try:
+        rows = plan_course(settings, force=force)
+    except NbbuildError as exc:  # a damaged store, a clash of sources
+        _fail(str(exc), EXIT_USAGE)
+    for rel, action, reasons in rows:
         line = f"{action:11} {rel}"
         if explain and reasons:
             line += f"  ({'; '.join(reasons)})"

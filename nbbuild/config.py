@@ -36,6 +36,9 @@ class Settings:
     exclude: tuple[str, ...] = ()
     allow_errors: tuple[str, ...] = ()
     reveal_url_prefix: str | None = None
+    #: Declared dependencies: (notebook glob, file globs) pairs, for files that the
+    #: automatic tracking cannot see (read by a subprocess, say).
+    depends: tuple[tuple[str, tuple[str, ...]], ...] = ()
     #: Fork fresh kernels from a template that already imported ipykernel (POSIX).
     fork_kernels: bool = True
     #: Heading of index.html; default: the course folder's name.
@@ -60,6 +63,7 @@ _FILE_KEYS: dict[str, type | tuple[type, ...]] = {
     "cache_dir": str,
     "title": str,
     "fork_kernels": bool,
+    "depends": dict,
 }
 
 
@@ -140,6 +144,11 @@ def _make(course: Path, merged: dict[str, Any], source: Path | None, where: str)
     for key in ("include", "exclude", "allow_errors"):
         if key in merged:
             merged[key] = _strings(merged[key], key, where)
+    if "depends" in merged:
+        merged["depends"] = tuple(
+            (str(pattern), _strings(files, f"depends.{pattern}", where))
+            for pattern, files in merged["depends"].items()
+        )
     known = {f.name for f in fields(Settings)}
     return Settings(
         course=course,

@@ -113,12 +113,10 @@ class KernelPool:
         # Kernel start-up is CPU-bound: starting every spare at once delays the
         # kernels needed first. Starts queue here, in the order they were asked for.
         self._start_slots = asyncio.Semaphore(max(1, max_starting or spares))
-        # Kernel templates to fork kernels from (forking.py); None when off.
+        # Kernel templates to fork kernels from (forking.py), made on first need
+        # (a build with nothing to execute never imports jupyter_client).
+        self._fork = fork and supports_fork()
         self._templates: Any = None
-        if fork and supports_fork():
-            from .forking import Templates
-
-            self._templates = Templates(self._runtime_dir, startup_timeout=startup_timeout)
 
     async def __aenter__(self) -> KernelPool:
         return self
@@ -221,7 +219,13 @@ class KernelPool:
         kc = None
         began = time.perf_counter()
         try:
-            if self._templates is not None:
+            if self._fork:
+                if self._templates is None:
+                    from .forking import Templates
+
+                    self._templates = Templates(
+                        self._runtime_dir, startup_timeout=self.startup_timeout
+                    )
                 await self._templates.prepare(km)
             await km.start_kernel(
                 cwd=str(request.cwd),

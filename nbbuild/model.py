@@ -84,6 +84,8 @@ class BuildResult:
     out: Path
     #: The course index page, when html was built.
     index: Path | None = None
+    #: Wall seconds spent in the course's database during the build.
+    db_seconds: float = 0.0
 
     def count(self, status: Status) -> int:
         return sum(1 for r in self.results if r.status is status)

@@ -98,8 +98,8 @@ async def _build(settings: Settings, reporter: Reporter, force: bool, use_cache:
     _prepare_output(settings)
     exporter = _ExportThread(settings)
     store = _open_store(settings, reporter) if use_cache else None
-    cache = Cache(store, settings, force=force) if store is not None else None
     try:
+        cache = Cache(store, settings, force=force, files=course.assets) if store else None
         order = execution_order(course.sources, _durations(store, course.sources, reporter))
         results = await _run_all(course, order, settings, exporter, reporter, cache)
         ordered = [results[i] for i in range(len(course.sources))]
@@ -113,7 +113,8 @@ async def _build(settings: Settings, reporter: Reporter, force: bool, use_cache:
         exporter.close()
         if store is not None:
             store.close()
-    result = BuildResult(ordered, time.perf_counter() - began, settings.out, index)
+    db_seconds = store.seconds if store is not None else 0.0
+    result = BuildResult(ordered, time.perf_counter() - began, settings.out, index, db_seconds)
     reporter.build_finished(result)
     return result
 
@@ -340,7 +341,7 @@ async def _run_one(
         result.outputs = await _write_outputs(exporter, loaded, settings)
         result.stages["export"] = time.perf_counter() - executed
         if cache is not None:
-            reads = execution.reads - execution.writes
+            reads = (execution.reads - execution.writes) | cache.declared_files(source)
             execution_record = (payload_of(loaded.nb), cache.fingerprints(reads))
             _record(cache, job, result, reporter, execution_record)
     except NotebookError as exc:

@@ -18,7 +18,7 @@ def plan_course(settings: Settings, *, force: bool = False) -> list[tuple[str, s
     """``(source, action, reasons)`` for every notebook, in course order."""
     course = discover(settings)
     with Store(settings.cache_dir) as store:
-        cache = Cache(store, settings, force=force)
+        cache = Cache(store, settings, force=force, files=course.assets)
         rows = []
         for source in course.sources:
             quick = cache.quick(source)

@@ -80,7 +80,10 @@ def summary_line(result: BuildResult) -> str:
         if result.count(status):
             parts.append(f"{result.count(status)} {status.value}")
     where = result.index or result.out
-    return f"{plural(total, 'notebook')}: {', '.join(parts)} in {result.wall_time:.1f} s -> {where}"
+    return (
+        f"{plural(total, 'notebook')}: {', '.join(parts)} in {result.wall_time:.1f} s "
+        f"(database {result.db_seconds * 1000:.0f} ms) -> {where}"
+    )
 
 
 class PlainReporter(NullReporter):

@@ -19,6 +19,7 @@ database from version ``n`` to ``n + 1``.
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 import time
@@ -107,11 +108,31 @@ class StoreError(NbbuildError):
         super().__init__(f"{message}; `nbbuild cache clear` removes it")
 
 
+def _timed(method):
+    """Add the wall time of a database operation to ``self.seconds``."""
+
+    @functools.wraps(method)
+    def timed(self, *args, **kwargs):
+        began = time.perf_counter()
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            self.seconds += time.perf_counter() - began
+
+    return timed
+
+
 class Store:
-    """One course's database. A context manager; ``close`` is idempotent."""
+    """One course's database. A context manager; ``close`` is idempotent.
+
+    ``seconds`` is the wall time spent in database operations so far, so a
+    build can report it as its own figure.
+    """
 
     def __init__(self, directory: Path) -> None:
         self.path = directory / DB_NAME
+        self.seconds = 0.0
+        began = time.perf_counter()
         try:
             directory.mkdir(parents=True, exist_ok=True)
             self._db: sqlite3.Connection | None = sqlite3.connect(self.path, timeout=10)
@@ -120,6 +141,8 @@ class Store:
         except (sqlite3.Error, OSError) as exc:
             self.close()
             raise StoreError(f"{self.path}: cannot be used ({exc})") from None
+        finally:
+            self.seconds += time.perf_counter() - began
 
     def __enter__(self) -> Store:
         return self
@@ -147,6 +170,7 @@ class Store:
 
     # -- the build cache ------------------------------------------------------
 
+    @_timed
     def notebook(self, source: str) -> NotebookRecord | None:
         assert self._db is not None
         row = self._db.execute(
@@ -169,11 +193,13 @@ class Store:
             status=row[9],
         )
 
+    @_timed
     def execution(self, key: str) -> dict[str, Any] | None:
         assert self._db is not None
         row = self._db.execute("SELECT payload FROM executions WHERE key = ?", (key,)).fetchone()
         return None if row is None else json.loads(zlib.decompress(row[0]))
 
+    @_timed
     def dependencies(self, key: str) -> list[Fingerprint]:
         assert self._db is not None
         rows = self._db.execute(
@@ -182,6 +208,7 @@ class Store:
         )
         return [Fingerprint(*row) for row in rows]
 
+    @_timed
     def record_notebook(
         self,
         record: NotebookRecord,
@@ -225,6 +252,7 @@ class Store:
 
     # -- run times -----------------------------------------------------------
 
+    @_timed
     def durations(self, sources: Iterable[str]) -> dict[str, float]:
         """Last known run time of each of ``sources`` that has one."""
         assert self._db is not None
@@ -232,6 +260,7 @@ class Store:
         rows = self._db.execute("SELECT source, seconds FROM notebook_runs")
         return {source: seconds for source, seconds in rows if source in wanted}
 
+    @_timed
     def record_runs(self, runs: Mapping[str, tuple[float, str]]) -> None:
         """Remember ``{source: (seconds, status)}`` of this build's notebooks."""
         assert self._db is not None

@@ -236,3 +236,22 @@ def test_sigkill_halfway_then_rebuild_runs_only_the_unfinished(tmp_path, private
     assert ran == ["slow0", "slow1"]  # the three finished notebooks were not run again
     for name in ("plain", "reads_data", "imports_helper", "slow0", "slow1"):
         nbformat.read(c.root / "_build" / f"{name}.ipynb", as_version=4)
+
+
+def test_declared_dependencies_cover_what_tracking_cannot_see(tmp_path, private_tmp):
+    c = Course(tmp_path / "course", tmp_path / "log")
+    (c.root / "raw.bin").write_bytes(b"\x00\x01")
+    c.notebook("via_subprocess",
+               "import subprocess\nprint(subprocess.run(['wc', '-c', 'raw.bin'],"
+               " capture_output=True, text=True).stdout)")
+    c.build()
+    (c.root / "raw.bin").write_bytes(b"\x00\x01\x02")
+    assert c.plan()["via_subprocess.ipynb"] == "up to date"  # the hook cannot see wc
+    (c.root / "nbbuild.toml").write_text('[depends]\n"via_*" = ["*.bin"]\n')
+    assert c.plan()["via_subprocess.ipynb"] == "re-execute (declared dependencies changed)"
+    _, ran = c.build()
+    assert ran == ["via_subprocess"]
+    (c.root / "raw.bin").write_bytes(b"\x00")
+    assert c.plan()["via_subprocess.ipynb"] == "re-execute (dependency raw.bin changed)"
+    _, ran = c.build()
+    assert ran == ["via_subprocess"]

@@ -147,3 +147,11 @@ def test_maintenance_refuses_while_a_build_holds_the_lock(tmp_path):
         assert result.exit_code == 2 and "another build of this course is running" in result.output
     finally:
         lock.release()
+
+
+def test_plan_on_a_damaged_store_says_how_out(tmp_path):
+    course = tmp_path / "c"
+    (course / ".nbbuild").mkdir(parents=True)
+    (course / ".nbbuild" / "nbbuild.db").write_bytes(b"garbage" * 100)
+    result = CliRunner().invoke(main, ["plan", str(course)])
+    assert result.exit_code == 2 and "nbbuild cache clear" in result.output

@@ -39,3 +39,12 @@ def test_close_is_idempotent(tmp_path):
     store = Store(tmp_path)
     store.close()
     store.close()
+
+
+def test_time_in_the_database_is_measured(tmp_path):
+    with Store(tmp_path) as store:
+        opened = store.seconds
+        assert opened > 0
+        store.record_runs({"a.ipynb": (1.0, "built")})
+        store.durations(["a.ipynb"])
+        assert store.seconds > opened
