@@ -13,7 +13,8 @@ process start-up, into a fresh output folder every time, in two settings:
 * first build: an empty store (``--cache-dir`` in a fresh folder), so notebooks
   run in course order, as on the very first build of a course;
 * rebuild: the store kept from earlier builds (primed by one unmeasured build),
-  so the longest notebooks start first; every notebook is still executed;
+  so the longest notebooks start first; ``--force``, so every notebook is still
+  executed (without it the cache would re-render from stored executions);
 * first build, --no-fork: kernels started the usual way instead of forked from
   a warm template, to show what forking buys.
 
@@ -212,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     sides = {
         "naive": lambda: run_naive(course, args.parallel, formats),
         "first build": lambda: run_nbbuild(course, args.workers, formats, None),
-        "rebuild": lambda: run_nbbuild(course, args.workers, formats, history),
+        "rebuild": lambda: run_nbbuild(course, args.workers, formats, history, "--force"),
         "no fork": lambda: run_nbbuild(course, args.workers, formats, None, "--no-fork"),
     }
     times: dict[str, list[float]] = {name: [] for name in sides}

@@ -73,8 +73,16 @@ def normalize_code(source: str) -> str:
     return "\n".join(lines).strip("\n")
 
 
+def declared_env(settings: Settings) -> dict[str, str | None]:
+    """The values, now, of the environment variables the course declares."""
+    return {name: os.environ.get(name) for name in sorted(settings.env)}
+
+
 def execution_parts(
-    loaded: LoadedNotebook, allow_errors: bool, declared: list[str] | None = None
+    loaded: LoadedNotebook,
+    allow_errors: bool,
+    declared: list[str] | None = None,
+    env: dict[str, str | None] | None = None,
 ) -> dict[str, Any]:
     cells = [
         [normalize_code(c.source), sorted(set(c.metadata.get("tags", [])) & EXECUTION_TAGS)]
@@ -88,6 +96,7 @@ def execution_parts(
         "errors": allow_errors,
         "folder": str(loaded.source.rel.parent),
         "depends": sorted(declared or []),
+        "env": env or {},
     }
 
 
@@ -149,6 +158,7 @@ class Cache:
         self.force = force
         self.root = settings.course
         self.files = files
+        self.env = declared_env(settings)
         self._settings_parts = settings_parts(settings)
 
     def allow_errors(self, source: Source) -> bool:
@@ -181,6 +191,8 @@ class Cache:
             return None
         if record.exec_parts.get("depends", []) != self.declared(source):
             return None
+        if record.exec_parts.get("env", {}) != self.env:
+            return None
         if not self._outputs_exist(record) or self.changed_dependency(record.exec_key):
             return None
         return Decision(Action.SKIP, record=record)
@@ -188,7 +200,7 @@ class Cache:
     def decide(self, loaded: LoadedNotebook) -> tuple[Decision, dict[str, Any], str]:
         """The decision, the execution parts and the execution key of a parsed notebook."""
         parts = execution_parts(
-            loaded, self.allow_errors(loaded.source), self.declared(loaded.source)
+            loaded, self.allow_errors(loaded.source), self.declared(loaded.source), self.env
         )
         key = digest(parts)
         record = self.store.notebook(str(loaded.source.rel))
@@ -280,6 +292,10 @@ class Cache:
             reasons.append("moved to another folder")
         if old.get("depends", []) != parts["depends"]:
             reasons.append("declared dependencies changed")
+        old_env, new_env = old.get("env", {}), parts["env"]
+        changed = sorted(n for n in set(old_env) | set(new_env) if old_env.get(n) != new_env.get(n))
+        if changed:
+            reasons.append(f"environment changed: {', '.join(changed)}")
         return reasons
 
     def _export_reasons(self, record: NotebookRecord | None, loaded: LoadedNotebook) -> list[str]:

@@ -39,6 +39,9 @@ class Settings:
     #: Declared dependencies: (notebook glob, file globs) pairs, for files that the
     #: automatic tracking cannot see (read by a subprocess, say).
     depends: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    #: Names of environment variables whose values can change results: part of
+    #: every notebook's execution key.
+    env: tuple[str, ...] = ()
     #: Fork fresh kernels from a template that already imported ipykernel (POSIX).
     fork_kernels: bool = True
     #: Heading of index.html; default: the course folder's name.
@@ -64,6 +67,7 @@ _FILE_KEYS: dict[str, type | tuple[type, ...]] = {
     "title": str,
     "fork_kernels": bool,
     "depends": dict,
+    "env": list,
 }
 
 
@@ -141,7 +145,7 @@ def _make(course: Path, merged: dict[str, Any], source: Path | None, where: str)
     for key in ("timeout", "startup_timeout"):
         if key in merged and not merged[key] > 0:
             raise ConfigError(f"{where}: {key} must be a positive number of seconds")
-    for key in ("include", "exclude", "allow_errors"):
+    for key in ("include", "exclude", "allow_errors", "env"):
         if key in merged:
             merged[key] = _strings(merged[key], key, where)
     if "depends" in merged:

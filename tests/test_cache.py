@@ -255,3 +255,17 @@ def test_declared_dependencies_cover_what_tracking_cannot_see(tmp_path, private_
     assert c.plan()["via_subprocess.ipynb"] == "re-execute (dependency raw.bin changed)"
     _, ran = c.build()
     assert ran == ["via_subprocess"]
+
+
+def test_declared_environment_variables_are_part_of_the_key(tmp_path, private_tmp, monkeypatch):
+    c = Course(tmp_path / "course", tmp_path / "log")
+    (c.root / "nbbuild.toml").write_text('env = ["COURSE_YEAR"]\n')
+    monkeypatch.setenv("COURSE_YEAR", "2026")
+    c.build()
+    assert set(c.plan().values()) == {"up to date"}
+    monkeypatch.setenv("UNDECLARED", "changes nothing")
+    assert set(c.plan().values()) == {"up to date"}
+    monkeypatch.setenv("COURSE_YEAR", "2027")
+    assert c.plan()["plain.ipynb"] == "re-execute (environment changed: COURSE_YEAR)"
+    _, ran = c.build()
+    assert ran == ["imports_helper", "plain", "reads_data"]
