@@ -275,12 +275,17 @@ class Cache:
                 return True
         return False
 
-    def _execution_reasons(self, record: NotebookRecord | None, parts: dict) -> list[str]:
+    @staticmethod
+    def _last_build(record: NotebookRecord | None) -> list[str] | None:
+        """Reasons from the last build alone; None when there was none."""
         if record is None:
+            return None
+        return [] if record.status == "built" else [f"{record.status} last time"]
+
+    def _execution_reasons(self, record: NotebookRecord | None, parts: dict) -> list[str]:
+        reasons = self._last_build(record)
+        if reasons is None:
             return ["never built"]
-        reasons = []
-        if record.status != "built":
-            reasons.append(f"{record.status} last time")
         old = record.exec_parts
         if old.get("code") != parts["code"]:
             reasons.append("code changed")
@@ -299,11 +304,9 @@ class Cache:
         return reasons
 
     def _export_reasons(self, record: NotebookRecord | None, loaded: LoadedNotebook) -> list[str]:
-        if record is None:
+        reasons = self._last_build(record)
+        if reasons is None:
             return ["never built"]
-        reasons = []
-        if record.status != "built":
-            reasons.append(f"{record.status} last time")
         old, new = record.export_parts, self.export_parts(loaded)
         if old.get("notebook") != new["notebook"]:
             reasons.append("notebook changed (markdown or metadata)")
