@@ -62,6 +62,9 @@ def main() -> None:
 )
 @click.option("--force", is_flag=True, help="Execute every notebook, whatever the cache says.")
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the cache.")
+@click.option(
+    "--report", "report_path", type=click.Path(dir_okay=False), help="Write a JSON build report."
+)
 @click.option("-q", "--quiet", is_flag=True, help="Print failures only.")
 def build(
     course: str,
@@ -74,6 +77,7 @@ def build(
     no_wait: bool,
     force: bool,
     no_cache: bool,
+    report_path: str | None,
     quiet: bool,
 ) -> None:
     """Execute every notebook of COURSE once and render every format from it."""
@@ -104,6 +108,15 @@ def build(
     except NbbuildError as exc:  # settings, course layout, output folder
         _stop_live(reporter)
         _fail(str(exc), EXIT_USAGE)
+    if report_path:
+        from pathlib import Path
+
+        from .report import build_report, write_report
+
+        write_report(
+            Path(report_path),
+            build_report(result, course=settings.course, workers=settings.workers),
+        )
     sys.exit(EXIT_OK if result.ok else EXIT_NOTEBOOKS_FAILED)
 
 

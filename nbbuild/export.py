@@ -40,6 +40,10 @@ class Exporters:
         """Each format's file content for one executed notebook."""
         return {fmt: self._render(fmt, nb, title) for fmt in self.formats}
 
+    def render_one(self, fmt: str, nb: nbformat.NotebookNode, *, title: str) -> bytes:
+        """One format's file content."""
+        return self._render(fmt, nb, title)
+
     def warm_up(self) -> None:
         """Pay each exporter's first-use cost now, while the first kernels boot."""
         from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook

@@ -59,9 +59,14 @@ class NotebookResult:
     outputs: dict[str, Path] = field(default_factory=dict)
     error: Exception | None = None
     title: str = ""
-    #: Wall seconds per stage: ``kernel_wait`` (blocked on the pool), ``execute``,
-    #: ``export`` (render and write, including waiting for the export thread).
+    #: Wall seconds per phase, disjoint: ``read`` (reading and parsing the source),
+    #: ``kernel_wait`` (blocked on the pool), ``execute``, ``export`` (rendering and
+    #: writing, including waiting for the export thread), ``db`` (recording it).
     stages: dict[str, float] = field(default_factory=dict)
+    #: Within ``export``: seconds rendering each format, and writing all files.
+    export_detail: dict[str, float] = field(default_factory=dict)
+    #: Seconds per executed code cell, by 0-based cell index.
+    cells: dict[int, float] = field(default_factory=dict)
     #: Seconds the notebook's kernel took to start (usually before it was needed).
     kernel_startup: float = 0.0
     seconds: float = 0.0
@@ -86,6 +91,11 @@ class BuildResult:
     index: Path | None = None
     #: Wall seconds spent in the course's database during the build.
     db_seconds: float = 0.0
+    #: Kernels the pool started (or forked), and whether they were forked.
+    kernels_started: int = 0
+    forked: bool = False
+    #: CPU seconds of the nbbuild process itself (kernels are separate processes).
+    cpu_seconds: float = 0.0
 
     def count(self, status: Status) -> int:
         return sum(1 for r in self.results if r.status is status)

@@ -89,10 +89,13 @@ class _Job:
     exec_key: str = ""
     #: Computed from the source notebook, before execution adds outputs to it.
     export_parts: dict[str, Any] = field(default_factory=dict)
+    #: Seconds spent reading and parsing the source.
+    read_seconds: float = 0.0
 
 
 async def _build(settings: Settings, reporter: Reporter, force: bool, use_cache: bool) -> BuildResult:
     began = time.perf_counter()
+    cpu_began = time.process_time()
     _cancel_on_sigterm()
     course = discover(settings)
     _prepare_output(settings)
@@ -101,7 +104,7 @@ async def _build(settings: Settings, reporter: Reporter, force: bool, use_cache:
     try:
         cache = Cache(store, settings, force=force, files=course.assets) if store else None
         order = execution_order(course.sources, _durations(store, course.sources, reporter))
-        results = await _run_all(course, order, settings, exporter, reporter, cache)
+        results, pool_stats = await _run_all(course, order, settings, exporter, reporter, cache)
         ordered = [results[i] for i in range(len(course.sources))]
         index = None
         if "html" in settings.formats:
@@ -113,8 +116,15 @@ async def _build(settings: Settings, reporter: Reporter, force: bool, use_cache:
         exporter.close()
         if store is not None:
             store.close()
-    db_seconds = store.seconds if store is not None else 0.0
-    result = BuildResult(ordered, time.perf_counter() - began, settings.out, index, db_seconds)
+    result = BuildResult(
+        ordered,
+        time.perf_counter() - began,
+        settings.out,
+        index,
+        db_seconds=store.seconds if store is not None else 0.0,
+        cpu_seconds=time.process_time() - cpu_began,
+        **pool_stats,
+    )
     reporter.build_finished(result)
     return result
 
@@ -126,8 +136,9 @@ async def _run_all(
     exporter: _ExportThread,
     reporter: Reporter,
     cache: Cache | None,
-) -> dict[int, NotebookResult]:
-    """Plan, then execute or re-render what is stale; results by course position."""
+) -> tuple[dict[int, NotebookResult], dict[str, Any]]:
+    """Plan, then execute or re-render what is stale; results by course position,
+    and the pool's figures."""
     results: dict[int, NotebookResult] = {}
     warm = None
     async with KernelPool(
@@ -159,13 +170,14 @@ async def _run_all(
         ]
         renders = _render_all(to_render, exporter, settings, reporter, results, cache)
         await asyncio.gather(renders, *workers)
+        pool_stats = {"kernels_started": pool.started, "forked": pool.forked}
     try:
         await assets
     except OSError as exc:
         reporter.warning(f"course files not all copied to {settings.out}: {exc}")
     if warm is not None:
         await warm
-    return results
+    return results, pool_stats
 
 
 def _prepare_output(settings: Settings) -> None:
@@ -241,6 +253,7 @@ async def _plan_all(
             continue
         if installed is None:
             installed = sorted(KernelSpecManager().find_kernel_specs())
+        read_began = time.perf_counter()
         try:
             loaded = load(source)
             if loaded.kernel_name not in installed:
@@ -252,6 +265,7 @@ async def _plan_all(
         except NotebookError as exc:
             results[i] = NotebookResult(source, Status.ERRORED, error=exc)
             continue
+        read = time.perf_counter() - read_began
         if cache is None:
             job = _Job(i, loaded, Decision(Action.EXECUTE, ["cache not used"]))
         else:
@@ -260,6 +274,7 @@ async def _plan_all(
                 results[i] = _up_to_date(source, decision.record, cache.settings)
                 continue
             job = _Job(i, loaded, decision, parts, key, cache.export_parts(loaded))
+        job.read_seconds = read
         if job.decision.action is Action.EXECUTE:
             pool.expect([_request(loaded)])
             await asyncio.sleep(0)  # let the pool launch that kernel now
@@ -296,10 +311,12 @@ async def _render_all(jobs, exporter, settings, reporter, results, cache) -> Non
             reasons=job.decision.reasons,
         )
         reporter.notebook_started(loaded.source)
+        result.stages["read"] = job.read_seconds
         began = time.perf_counter()
         try:
             apply_payload(loaded.nb, job.decision.payload)
-            result.outputs = await _write_outputs(exporter, loaded, settings)
+            await _write_outputs(exporter, loaded, settings, result)
+            result.stages["export"] = time.perf_counter() - began
             _record(cache, job, result, reporter)
         except NotebookError as exc:
             result.status, result.error = Status.ERRORED, exc
@@ -320,6 +337,7 @@ async def _run_one(
     source = loaded.source
     result = NotebookResult(source, Status.BUILT, title=loaded.title, reasons=job.decision.reasons)
     reporter.notebook_started(source)
+    result.stages["read"] = job.read_seconds
     began = time.perf_counter()
     allow_errors = cache.allow_errors(source) if cache is not None else _allowed(settings, source)
     options = ExecuteOptions(timeout=settings.timeout, allow_errors=allow_errors)
@@ -334,11 +352,12 @@ async def _run_one(
         track = settings.course if cache is not None else None
         try:
             execution = await execute_notebook(loaded, kernel, options, track_root=track)
+            result.cells = execution.cell_seconds
         finally:
             pool.discard(kernel)
             executed = time.perf_counter()
             result.stages["execute"] = executed - ready
-        result.outputs = await _write_outputs(exporter, loaded, settings)
+        await _write_outputs(exporter, loaded, settings, result)
         result.stages["export"] = time.perf_counter() - executed
         if cache is not None:
             reads = (execution.reads - execution.writes) | cache.declared_files(source)
@@ -361,9 +380,13 @@ def _allowed(settings: Settings, source: Source) -> bool:
     return matches_any(source.rel, settings.allow_errors)
 
 
-async def _write_outputs(exporter, loaded: LoadedNotebook, settings: Settings) -> dict[str, Path]:
+async def _write_outputs(
+    exporter, loaded: LoadedNotebook, settings: Settings, result: NotebookResult
+) -> None:
     try:
-        return await exporter.submit(_export_and_write, exporter, loaded, settings)
+        result.outputs, result.export_detail = await exporter.submit(
+            _export_and_write, exporter, loaded, settings
+        )
     except OSError as exc:
         raise NotebookError(
             str(loaded.source.rel), f"outputs not written: {exc.strerror} ({exc.filename})"
@@ -398,10 +421,12 @@ def _record(
         outputs={f: p.relative_to(cache.settings.out).as_posix() for f, p in result.outputs.items()},
         status=result.status.value,
     )
+    before = cache.store.seconds
     try:
         cache.store.record_notebook(record, execution if result.ok else None)
     except sqlite3.Error as exc:
         reporter.warning(f"{source.rel}: not recorded in the cache ({exc})")
+    result.stages["db"] = cache.store.seconds - before
 
 
 def _kernel_start_failed(loaded: LoadedNotebook, exc: Exception) -> NotebookError:
@@ -414,16 +439,26 @@ def _kernel_start_failed(loaded: LoadedNotebook, exc: Exception) -> NotebookErro
 
 def _export_and_write(
     exporter: _ExportThread, loaded: LoadedNotebook, settings: Settings
-) -> dict[str, Path]:
-    """Runs on the export thread: render all formats, then write each atomically."""
-    rendered = exporter.exporters.render(loaded.nb, title=loaded.title)
+) -> tuple[dict[str, Path], dict[str, float]]:
+    """Runs on the export thread: render all formats, then write each atomically.
+
+    Returns the files written and the seconds per ``render:FORMAT`` and ``write``.
+    """
+    detail: dict[str, float] = {}
+    rendered = {}
+    for fmt in settings.formats:
+        began = time.perf_counter()
+        rendered[fmt] = exporter.exporters.render_one(fmt, loaded.nb, title=loaded.title)
+        detail[f"render:{fmt}"] = time.perf_counter() - began
     paths = output_paths(loaded.source.stem, settings.formats)
     written = {}
+    began = time.perf_counter()
     for fmt, data in rendered.items():
         target = settings.out / paths[fmt]
         write_atomic(target, data)
         written[fmt] = target
-    return written
+    detail["write"] = time.perf_counter() - began
+    return written, detail
 
 
 def _finish(settings: Settings, result: NotebookResult, reporter: Reporter) -> None:

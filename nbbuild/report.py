@@ -1,0 +1,162 @@
+"""The JSON build report (``nbbuild build --report PATH``) and its schema.
+
+The schema is ``SCHEMA`` below (JSON Schema, draft 2020-12), documented in
+docs/report.md; tests validate every report against it. All times are wall
+seconds unless a name says otherwise.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .model import BuildResult, NotebookResult, Status
+
+REPORT_VERSION = 1
+PHASES = ("read", "kernel_wait", "execute", "export", "db")
+
+_seconds = {"type": "number", "minimum": 0}
+_phase_map = {"type": "object", "additionalProperties": _seconds}
+
+SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "nbbuild build report",
+    "type": "object",
+    "required": [
+        "report_version", "nbbuild", "created", "course", "out", "workers", "wall_seconds",
+        "cpu_seconds", "database_seconds", "kernels_started", "forked", "counts",
+        "throughput", "stage_totals", "stage_efficiency", "slowest_notebooks",
+        "slowest_cells", "notebooks",
+    ],
+    "properties": {
+        "report_version": {"const": REPORT_VERSION},
+        "nbbuild": {"type": "string"},
+        "created": {"type": "string"},
+        "course": {"type": "string"},
+        "out": {"type": "string"},
+        "workers": {"type": "integer", "minimum": 1},
+        "wall_seconds": _seconds,
+        "cpu_seconds": _seconds,
+        "database_seconds": _seconds,
+        "kernels_started": {"type": "integer", "minimum": 0},
+        "forked": {"type": "boolean"},
+        "counts": {
+            "type": "object",
+            "required": ["notebooks", "built", "failed", "errored", "executed", "rendered",
+                         "up_to_date"],
+            "additionalProperties": {"type": "integer", "minimum": 0},
+        },
+        "throughput": _seconds,
+        "stage_totals": _phase_map,
+        "stage_efficiency": {"type": ["number", "null"], "minimum": 0, "maximum": 1},
+        "slowest_notebooks": {
+            "type": "array",
+            "items": {"type": "object", "required": ["source", "seconds"],
+                      "properties": {"source": {"type": "string"}, "seconds": _seconds}},
+        },
+        "slowest_cells": {
+            "type": "array",
+            "items": {"type": "object", "required": ["source", "cell", "seconds"],
+                      "properties": {"source": {"type": "string"},
+                                     "cell": {"type": "integer", "minimum": 1},
+                                     "seconds": _seconds}},
+        },
+        "notebooks": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["source", "title", "status", "action", "reasons", "total_seconds",
+                             "phases", "export_detail", "kernel_startup", "cells", "outputs",
+                             "error"],
+                "properties": {
+                    "source": {"type": "string"},
+                    "title": {"type": "string"},
+                    "status": {"enum": [s.value for s in Status]},
+                    "action": {"enum": ["executed", "rendered", "up to date"]},
+                    "reasons": {"type": "array", "items": {"type": "string"}},
+                    "total_seconds": _seconds,
+                    "phases": {"type": "object", "propertyNames": {"enum": list(PHASES)},
+                               "additionalProperties": _seconds},
+                    "export_detail": _phase_map,
+                    "kernel_startup": _seconds,
+                    "cells": {"type": "object", "additionalProperties": _seconds},
+                    "outputs": {"type": "object", "additionalProperties": {"type": "string"}},
+                    "error": {"type": ["string", "null"]},
+                },
+            },
+        },
+    },
+}
+
+
+def build_report(result: BuildResult, *, course: Path, workers: int) -> dict[str, Any]:
+    """The report of one build, as plain JSON data."""
+    notebooks = [_notebook(r) for r in result.results]
+    totals = {phase: sum(n["phases"].get(phase, 0.0) for n in notebooks) for phase in PHASES}
+    busy = totals["execute"] + totals["kernel_wait"]
+    cells = [
+        {"source": str(r.source.rel), "cell": index + 1, "seconds": seconds}
+        for r in result.results
+        for index, seconds in r.cells.items()
+    ]
+    done = sum(1 for r in result.results if r.action != "up to date")
+    return {
+        "report_version": REPORT_VERSION,
+        "nbbuild": __version__,
+        "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "course": str(course),
+        "out": str(result.out),
+        "workers": workers,
+        "wall_seconds": result.wall_time,
+        "cpu_seconds": result.cpu_seconds,
+        "database_seconds": result.db_seconds,
+        "kernels_started": result.kernels_started,
+        "forked": result.forked,
+        "counts": {
+            "notebooks": len(result.results),
+            "built": result.count(Status.BUILT),
+            "failed": result.count(Status.FAILED),
+            "errored": result.count(Status.ERRORED),
+            "executed": sum(1 for r in result.results if "execute" in r.stages),
+            "rendered": sum(1 for r in result.results if r.action == "rendered"),
+            "up_to_date": sum(1 for r in result.results if r.action == "up to date"),
+        },
+        "throughput": done / result.wall_time if result.wall_time > 0 else 0.0,
+        "stage_totals": totals,
+        # Of the time notebooks held a worker before exporting, the share spent executing
+        # rather than waiting for a kernel.
+        "stage_efficiency": totals["execute"] / busy if busy > 0 else None,
+        "slowest_notebooks": sorted(
+            ({"source": n["source"], "seconds": n["total_seconds"]} for n in notebooks),
+            key=lambda n: -n["seconds"],
+        )[:5],
+        "slowest_cells": sorted(cells, key=lambda c: -c["seconds"])[:5],
+        "notebooks": notebooks,
+    }
+
+
+def _notebook(r: NotebookResult) -> dict[str, Any]:
+    phases = {k: v for k, v in r.stages.items() if k in PHASES}
+    return {
+        "source": str(r.source.rel),
+        "title": r.title,
+        "status": r.status.value,
+        "action": r.action,
+        "reasons": list(r.reasons),
+        "total_seconds": r.stages.get("read", 0.0) + r.seconds,
+        "phases": phases,
+        "export_detail": dict(r.export_detail),
+        "kernel_startup": r.kernel_startup,
+        "cells": {str(i + 1): s for i, s in r.cells.items()},
+        "outputs": {fmt: str(p) for fmt, p in r.outputs.items()},
+        "error": str(r.error) if r.error is not None else None,
+    }
+
+
+def write_report(path: Path, report: dict[str, Any]) -> None:
+    from .outputs import write_atomic
+
+    write_atomic(path, (json.dumps(report, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
