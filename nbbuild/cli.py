@@ -113,10 +113,10 @@ def build(
 
         from .report import build_report, write_report
 
-        write_report(
-            Path(report_path),
-            build_report(result, course=settings.course, workers=settings.workers),
+        report = result.report or build_report(
+            result, course=settings.course, workers=settings.workers
         )
+        write_report(Path(report_path), report)
     sys.exit(EXIT_OK if result.ok else EXIT_NOTEBOOKS_FAILED)
 
 
@@ -168,6 +168,23 @@ def clean(course: str, out: str | None) -> None:
         except OutputError as exc:
             _fail(str(exc), EXIT_USAGE)
     click.echo(f"removed {settings.out}" if removed else f"nothing to remove at {settings.out}")
+
+
+@main.command()
+@click.argument("course", type=click.Path(exists=True, file_okay=False), default=".")
+@click.option("-n", "--last", type=click.IntRange(min=1), default=10, help="How many builds [10].")
+@click.option("--cache-dir", type=click.Path(file_okay=False), help="The course's store.")
+def report(course: str, last: int, cache_dir: str | None) -> None:
+    """The last builds of COURSE, newest first, and how each compares with its kind."""
+    from .errors import NbbuildError
+    from .history import history_table
+
+    settings = _settings_or_exit(course, cache_dir=cache_dir)
+    try:
+        lines = history_table(settings, last)
+    except NbbuildError as exc:
+        _fail(str(exc), EXIT_USAGE)
+    click.echo("\n".join(lines))
 
 
 @main.group()

@@ -39,6 +39,10 @@ class Settings:
     #: Declared dependencies: (notebook glob, file globs) pairs, for files that the
     #: automatic tracking cannot see (read by a subprocess, say).
     depends: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    #: Time budgets for execution, in seconds, by notebook glob; over 80% warns,
+    #: over 100% warns, or fails the notebook when ``strict_budgets`` is true.
+    budgets: tuple[tuple[str, float], ...] = ()
+    strict_budgets: bool = False
     #: Names of environment variables whose values can change results: part of
     #: every notebook's execution key.
     env: tuple[str, ...] = ()
@@ -68,6 +72,8 @@ _FILE_KEYS: dict[str, type | tuple[type, ...]] = {
     "fork_kernels": bool,
     "depends": dict,
     "env": list,
+    "budgets": dict,
+    "strict_budgets": bool,
 }
 
 
@@ -148,6 +154,13 @@ def _make(course: Path, merged: dict[str, Any], source: Path | None, where: str)
     for key in ("include", "exclude", "allow_errors", "env"):
         if key in merged:
             merged[key] = _strings(merged[key], key, where)
+    if "budgets" in merged:
+        budgets = []
+        for pattern, seconds in merged["budgets"].items():
+            if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds <= 0:
+                raise ConfigError(f"{where}: budgets.{pattern} must be a positive number of seconds")
+            budgets.append((str(pattern), float(seconds)))
+        merged["budgets"] = tuple(budgets)
     if "depends" in merged:
         merged["depends"] = tuple(
             (str(pattern), _strings(files, f"depends.{pattern}", where))

@@ -12,7 +12,8 @@
           ├── SourceError         unreadable or invalid source file      -> ERRORED
           ├── UnknownKernelError  kernelspec not installed               -> ERRORED
           ├── KernelDiedError     kernel died or failed to start         -> ERRORED
-          └── CellError           a cell raised or timed out             -> FAILED
+          ├── CellError           a cell raised or timed out             -> FAILED
+          └── BudgetError         over a strict time budget              -> FAILED
 
 Every exception carries plain attributes only (paths as strings, numbers), so it
 pickles and can cross a process boundary unchanged.
@@ -108,3 +109,7 @@ class CellError(NotebookError):
 
 def _rebuild_cell_error(path: str, message: str, kwargs: dict) -> CellError:
     return CellError(path, message, **kwargs)
+
+
+class BudgetError(NotebookError):
+    """The notebook's execution took longer than its strict time budget."""

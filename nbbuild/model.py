@@ -96,6 +96,8 @@ class BuildResult:
     forked: bool = False
     #: CPU seconds of the nbbuild process itself (kernels are separate processes).
     cpu_seconds: float = 0.0
+    #: The JSON report (report.py), when the build was recorded in the store.
+    report: dict | None = None
 
     def count(self, status: Status) -> int:
         return sum(1 for r in self.results if r.status is status)

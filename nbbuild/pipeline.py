@@ -21,10 +21,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import budgets
 from .cache import Action, Cache, Decision, apply_payload, payload_of
 from .config import Settings
 from .discover import discover
 from .errors import (
+    BudgetError,
     BuildInterrupted,
     CellError,
     KernelDiedError,
@@ -112,10 +114,12 @@ async def _build(settings: Settings, reporter: Reporter, force: bool, use_cache:
                 write_index, settings.out, _course_title(settings), ordered
             )
         _record_runs(store, ordered, reporter)
-    finally:
-        exporter.close()
+    except BaseException:
         if store is not None:
             store.close()
+        raise
+    finally:
+        exporter.close()
     result = BuildResult(
         ordered,
         time.perf_counter() - began,
@@ -125,8 +129,30 @@ async def _build(settings: Settings, reporter: Reporter, force: bool, use_cache:
         cpu_seconds=time.process_time() - cpu_began,
         **pool_stats,
     )
+    if store is not None:
+        _record_build(store, settings, result, reporter)
     reporter.build_finished(result)
     return result
+
+
+def _record_build(store: Store, settings: Settings, result: BuildResult, reporter: Reporter) -> None:
+    """Keep the build's figures, and warn when it was much slower than usual."""
+    from .report import build_report
+    from .trend import comparable_key, slower_than_usual
+
+    report = build_report(result, course=settings.course, workers=settings.workers)
+    key = comparable_key(report, settings.formats)
+    try:
+        warning = slower_than_usual(store, key, report)
+        store.record_build(key, report)
+    except sqlite3.Error as exc:
+        reporter.warning(f"{store.path}: build figures not saved ({exc})")
+        return
+    finally:
+        store.close()
+    result.report = report
+    if warning:
+        reporter.warning(warning)
 
 
 async def _run_all(
@@ -357,6 +383,11 @@ async def _run_one(
             pool.discard(kernel)
             executed = time.perf_counter()
             result.stages["execute"] = executed - ready
+        note = budgets.check(
+            budgets.budget_for(loaded, settings), result.stages["execute"], str(source.rel)
+        )
+        if note:
+            reporter.warning(note)
         await _write_outputs(exporter, loaded, settings, result)
         result.stages["export"] = time.perf_counter() - executed
         if cache is not None:
@@ -364,7 +395,8 @@ async def _run_one(
             execution_record = (payload_of(loaded.nb), cache.fingerprints(reads))
             _record(cache, job, result, reporter, execution_record)
     except NotebookError as exc:
-        result.status = Status.FAILED if isinstance(exc, CellError) else Status.ERRORED
+        failed = isinstance(exc, (CellError, BudgetError))
+        result.status = Status.FAILED if failed else Status.ERRORED
         result.error = exc
         _record(cache, job, result, reporter)
     except Exception as exc:  # a bug or an unforeseen failure costs one notebook only

@@ -9,6 +9,8 @@ It holds, per course:
 * ``executions``: executed code-cell outputs, addressed by execution key, with
   ``dependencies``: the fingerprint of every course file that execution read.
 * ``notebook_runs``: run times, so the next build starts the longest first.
+* ``builds``: every build's figures (its JSON report), for ``nbbuild report``
+  and the warning when a build is much slower than comparable ones.
 
 Only the build process writes it, under the build lock. A store that cannot be
 opened is reported, with ``nbbuild cache clear`` as the way out.
@@ -72,6 +74,17 @@ _MIGRATIONS = [
         PRIMARY KEY (key, path)
     );
     """,
+    # 2 -> 3: every build's figures
+    """
+    CREATE TABLE builds (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        created     REAL NOT NULL,
+        comparable  TEXT NOT NULL,    -- builds with the same key can be compared
+        wall        REAL NOT NULL,
+        summary     TEXT NOT NULL,    -- JSON: counts, workers, cpu, database time
+        report      BLOB NOT NULL     -- zlib-compressed JSON build report
+    );
+    """,
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -99,6 +112,16 @@ class NotebookRecord:
     export_parts: dict[str, Any]
     outputs: dict[str, str] = field(default_factory=dict)
     status: str = "built"
+
+
+class BuildRow(NamedTuple):
+    """One earlier build: id, Unix time, comparability key, wall seconds, summary."""
+
+    id: int
+    created: float
+    comparable: str
+    wall: float
+    summary: dict[str, Any]
 
 
 class StoreError(NbbuildError):
@@ -253,6 +276,38 @@ class Store:
                     now,
                 ),
             )
+
+    # -- build history -------------------------------------------------------
+
+    @_timed
+    def record_build(self, comparable: str, report: dict[str, Any]) -> None:
+        assert self._db is not None
+        summary = {k: report[k] for k in ("workers", "counts", "cpu_seconds", "database_seconds")}
+        blob = zlib.compress(json.dumps(report).encode("utf-8"))
+        with self._db:
+            self._db.execute(
+                "INSERT INTO builds (created, comparable, wall, summary, report)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (time.time(), comparable, report["wall_seconds"], json.dumps(summary), blob),
+            )
+
+    @_timed
+    def builds(self, limit: int, comparable: str | None = None) -> list[BuildRow]:
+        """The last ``limit`` builds (newest first), optionally only comparable ones."""
+        assert self._db is not None
+        query = "SELECT id, created, comparable, wall, summary FROM builds"
+        args: tuple = ()
+        if comparable is not None:
+            query += " WHERE comparable = ?"
+            args = (comparable,)
+        rows = self._db.execute(query + " ORDER BY id DESC LIMIT ?", (*args, limit))
+        return [BuildRow(r[0], r[1], r[2], r[3], json.loads(r[4])) for r in rows]
+
+    @_timed
+    def build_report(self, build_id: int) -> dict[str, Any]:
+        assert self._db is not None
+        row = self._db.execute("SELECT report FROM builds WHERE id = ?", (build_id,)).fetchone()
+        return json.loads(zlib.decompress(row[0]))
 
     # -- run times -----------------------------------------------------------
 

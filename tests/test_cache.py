@@ -269,3 +269,40 @@ def test_declared_environment_variables_are_part_of_the_key(tmp_path, private_tm
     assert c.plan()["plain.ipynb"] == "re-execute (environment changed: COURSE_YEAR)"
     _, ran = c.build()
     assert ran == ["imports_helper", "plain", "reads_data"]
+
+
+def test_builds_are_recorded_and_a_slow_one_is_named(tmp_path, private_tmp, monkeypatch):
+    """Five comparable builds, then one where a notebook got slow: the warning names it."""
+    import io
+
+    from nbbuild.progress import PlainReporter
+
+    c = Course(tmp_path / "course", tmp_path / "log")
+    delay = tmp_path / "delay.txt"
+    delay.write_text("0")
+    c.notebook("varies", f"import time\ntime.sleep(float(open({str(delay)!r}).read()))")
+    for _ in range(5):
+        result, _ = c.build(force=True)
+        assert result.ok
+    delay.write_text("2.5")
+    stream = io.StringIO()
+    build(load_settings(c.root, workers=2), PlainReporter(stream), force=True)
+    warning = next(line for line in stream.getvalue().splitlines() if "slower than" in line)
+    assert "slower than the median of the last 5 comparable builds" in warning
+    assert "varies.ipynb (" in warning and "plain.ipynb" not in warning
+    table = CliRunner().invoke(main, ["report", str(c.root), "--last", "3"]).output.splitlines()
+    assert len(table) == 4 and "executed" in table[0]
+    assert "%" in table[1]  # the newest build compared with the earlier ones
+
+
+def test_a_noop_build_is_not_compared_with_full_ones(tmp_path, private_tmp):
+    import io
+
+    from nbbuild.progress import PlainReporter
+
+    c = Course(tmp_path / "course", tmp_path / "log")
+    for _ in range(6):
+        c.build(force=True)
+    stream = io.StringIO()
+    build(load_settings(c.root, workers=2), PlainReporter(stream))  # no-op: different kind
+    assert "slower than" not in stream.getvalue()
