@@ -85,6 +85,10 @@ class KernelTemplate:
     def alive(self) -> bool:
         return self._proc is not None and self._proc.returncode is None
 
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self.alive else None
+
     async def fork(self, args: list[str], cwd: str, env: dict[str, str], log: str) -> int:
         """Fork a kernel; ``args`` are the launcher's (``-f CONN ...``). Returns its pid."""
         if not self.alive:
@@ -139,6 +143,15 @@ class Templates:
         self.runtime_dir = runtime_dir
         self.startup_timeout = startup_timeout
         self._tasks: dict[tuple[str, ...], asyncio.Task[KernelTemplate | None]] = {}
+
+    def pids(self) -> list[int]:
+        found = []
+        for task in list(self._tasks.values()):
+            if task.done() and not task.cancelled():
+                template = task.result()
+                if template is not None and template.pid is not None:
+                    found.append(template.pid)
+        return found
 
     @property
     def running(self) -> bool:

@@ -178,6 +178,25 @@ class KernelPool:
             await self._templates.close()
         shutil.rmtree(self._runtime_dir, ignore_errors=True)
 
+    def pids(self) -> list[int]:
+        """Process ids of the kernels alive now (in use or spare) and of the templates.
+
+        Read from another thread by the resource sampler: only copies are iterated.
+        """
+        found = []
+        kernels = list(self._in_use)
+        for queue in list(self._starting.values()):
+            for task in list(queue):
+                if task.done() and not task.cancelled() and task.exception() is None:
+                    kernels.append(task.result())
+        for kernel in kernels:
+            pid = kernel.pid
+            if pid is not None:
+                found.append(pid)
+        if self._templates is not None:
+            found.extend(self._templates.pids())
+        return found
+
     @property
     def forked(self) -> bool:
         """True when kernels are being forked from a running template."""

@@ -98,6 +98,8 @@ class BuildResult:
     cpu_seconds: float = 0.0
     #: The JSON report (report.py), when the build was recorded in the store.
     report: dict | None = None
+    #: Sampled CPU and memory of nbbuild and its kernels (resources.py).
+    resources: dict = field(default_factory=dict)
 
     def count(self, status: Status) -> int:
         return sum(1 for r in self.results if r.status is status)

@@ -44,6 +44,7 @@ from .outputs import copy_assets, prepare, remove_outputs, write_atomic, write_i
 from .plan import execution_order
 from .platforms import loop_factory
 from .progress import NullReporter, Reporter
+from .resources import ResourceSampler
 from .sources import LoadedNotebook, load
 from .store import NotebookRecord, Store, StoreError
 
@@ -171,7 +172,7 @@ async def _run_all(
         spares=settings.workers,
         startup_timeout=settings.startup_timeout,
         fork=settings.fork_kernels,
-    ) as pool:
+    ) as pool, ResourceSampler(pool.pids) as sampler:
         to_execute: list[_Job] = []
         to_render: list[_Job] = []
         async for job in _plan_all(course.sources, order, pool, results, cache):
@@ -196,13 +197,14 @@ async def _run_all(
         ]
         renders = _render_all(to_render, exporter, settings, reporter, results, cache)
         await asyncio.gather(renders, *workers)
-        pool_stats = {"kernels_started": pool.started, "forked": pool.forked}
+        pool_stats = {"kernels_started": pool.started, "forked": pool.forked, "resources": sampler}
     try:
         await assets
     except OSError as exc:
         reporter.warning(f"course files not all copied to {settings.out}: {exc}")
     if warm is not None:
         await warm
+    pool_stats["resources"] = pool_stats["resources"].summary()
     return results, pool_stats
 
 

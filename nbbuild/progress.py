@@ -123,6 +123,35 @@ class PlainReporter(NullReporter):
             _print_summary(self._print, result)
 
 
+def time_summary(result: BuildResult) -> list[str]:
+    """Where the time went: phase totals, kernels, memory, the slowest notebooks."""
+    report = result.report
+    if not report or not report["counts"]["executed"] + report["counts"]["rendered"]:
+        return []
+    t = report["stage_totals"]
+    phases = " · ".join(
+        f"{label} {t[key]:.1f} s"
+        for key, label in (("read", "read"), ("kernel_wait", "kernel wait"),
+                           ("execute", "execute"), ("export", "export"), ("db", "database"))
+    )
+    res = report["resources"]
+    peak = res["peak_bytes"]
+    memory = "PSS" if res["pss_available"] else "RSS"
+    kind = "pss" if res["pss_available"] else "rss"
+    lines = [
+        f"where the time went (summed over notebooks): {phases}",
+        f"kernels: {report['kernels_started']} started"
+        + (" (forked)" if report["forked"] else "")
+        + f" · CPU: nbbuild {report['cpu_seconds']:.1f} s, kernels ≥ "
+        f"{res['kernel_cpu_seconds']:.1f} s · peak {memory}: nbbuild "
+        f"{peak[f'nbbuild_{kind}'] / 2**20:.0f} MiB, kernels {peak[f'kernels_{kind}'] / 2**20:.0f} MiB",
+    ]
+    slow = [n for n in report["slowest_notebooks"] if n["seconds"] > 0][:3]
+    if slow:
+        lines.append("slowest: " + ", ".join(f"{n['source']} {n['seconds']:.1f} s" for n in slow))
+    return lines
+
+
 def _print_summary(emit, result: BuildResult) -> None:
     bad = [r for r in result.results if not r.ok]
     if bad:
@@ -130,6 +159,8 @@ def _print_summary(emit, result: BuildResult) -> None:
         for r in bad:
             first = str(r.error).splitlines()[0] if r.error else ""
             emit(f"  {r.status.value.upper():8} {first}")
+    for line in time_summary(result):
+        emit(line)
     emit(summary_line(result))
 
 

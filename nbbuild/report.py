@@ -29,7 +29,7 @@ SCHEMA: dict[str, Any] = {
         "report_version", "nbbuild", "created", "course", "out", "workers", "wall_seconds",
         "cpu_seconds", "database_seconds", "kernels_started", "forked", "counts",
         "throughput", "stage_totals", "stage_efficiency", "slowest_notebooks",
-        "slowest_cells", "notebooks",
+        "slowest_cells", "resources", "notebooks",
     ],
     "properties": {
         "report_version": {"const": REPORT_VERSION},
@@ -63,6 +63,19 @@ SCHEMA: dict[str, Any] = {
                       "properties": {"source": {"type": "string"},
                                      "cell": {"type": "integer", "minimum": 1},
                                      "seconds": _seconds}},
+        },
+        "resources": {
+            "type": "object",
+            "required": ["interval_seconds", "samples", "pss_available", "peak_bytes",
+                         "kernel_cpu_seconds", "kernels_seen"],
+            "properties": {
+                "peak_bytes": {
+                    "type": "object",
+                    "required": ["nbbuild_rss", "nbbuild_pss", "kernels_rss", "kernels_pss"],
+                    "additionalProperties": {"type": "integer", "minimum": 0},
+                },
+                "kernel_cpu_seconds": _seconds,
+            },
         },
         "notebooks": {
             "type": "array",
@@ -134,6 +147,7 @@ def build_report(result: BuildResult, *, course: Path, workers: int) -> dict[str
             key=lambda n: -n["seconds"],
         )[:5],
         "slowest_cells": sorted(cells, key=lambda c: -c["seconds"])[:5],
+        "resources": result.resources or _no_resources(),
         "notebooks": notebooks,
     }
 
@@ -154,6 +168,12 @@ def _notebook(r: NotebookResult) -> dict[str, Any]:
         "outputs": {fmt: str(p) for fmt, p in r.outputs.items()},
         "error": str(r.error) if r.error is not None else None,
     }
+
+
+def _no_resources() -> dict[str, Any]:
+    peaks = dict.fromkeys(("nbbuild_rss", "nbbuild_pss", "kernels_rss", "kernels_pss"), 0)
+    return {"interval_seconds": 0.0, "samples": 0, "pss_available": False,
+            "peak_bytes": peaks, "kernel_cpu_seconds": 0.0, "kernels_seen": 0}
 
 
 def write_report(path: Path, report: dict[str, Any]) -> None:

@@ -31,10 +31,16 @@ def _check(report):
 
 def test_report_of_a_full_build(course, private_tmp, tmp_path):
     path = tmp_path / "report.json"
-    proc = run_nbbuild(str(course), "-j", "4", "-q", "--report", str(path))
+    proc = run_nbbuild(str(course), "-j", "4", "--report", str(path))
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "where the time went (summed over notebooks): read" in proc.stdout
+    assert "kernels: 13 started (forked)" in proc.stdout
     report = json.loads(path.read_text())
     _check(report)
+    resources = report["resources"]
+    assert resources["samples"] >= 2 and resources["kernels_seen"] >= 1
+    assert resources["peak_bytes"]["nbbuild_rss"] > 0 and resources["peak_bytes"]["kernels_rss"] > 0
+    assert resources["kernel_cpu_seconds"] > 0
     counts = report["counts"]
     assert counts["notebooks"] == counts["executed"] == counts["built"] == 13
     assert report["kernels_started"] == 13 and report["workers"] == 4
