@@ -105,6 +105,9 @@ class KernelPool:
         self.env = dict(os.environ if env is None else env)
         self.state = PoolState.OPEN
         self.started = 0
+        #: Seconds from the first launch until the first kernel was ready.
+        self.startup_seconds = 0.0
+        self._first_launch: float | None = None
         self._runtime_dir, self._transport = _runtime_dir_and_transport()
         self._expected: deque[KernelRequest] = deque()
         self._starting: dict[KernelRequest, deque[asyncio.Task[Kernel]]] = defaultdict(deque)
@@ -211,6 +214,8 @@ class KernelPool:
 
     def _launch(self, request: KernelRequest) -> asyncio.Task[Kernel]:
         self.started += 1
+        if self._first_launch is None:
+            self._first_launch = time.perf_counter()
         return asyncio.ensure_future(self._start(request))
 
     def _stop_if_started(self, task: asyncio.Task[Kernel]) -> None:
@@ -266,6 +271,8 @@ class KernelPool:
             await asyncio.shield(_stop(km, kc, log))
             raise
         kernel = Kernel(request, km, kc, log, time.perf_counter() - began)
+        if not self.startup_seconds and self._first_launch is not None:
+            self.startup_seconds = time.perf_counter() - self._first_launch
         kernel.language_info = info.get("language_info")
         return kernel
 

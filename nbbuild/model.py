@@ -70,6 +70,8 @@ class NotebookResult:
     #: Seconds the notebook's kernel took to start (usually before it was needed).
     kernel_startup: float = 0.0
     seconds: float = 0.0
+    #: Seconds from the start of execution until a worker took this notebook.
+    queued: float = 0.0
     #: What this build did: "executed", "rendered" (from the cache) or "up to date".
     action: str = "executed"
     #: Why it was executed or rendered (from the cache's decision).
@@ -100,6 +102,10 @@ class BuildResult:
     report: dict | None = None
     #: Sampled CPU and memory of nbbuild and its kernels (resources.py).
     resources: dict = field(default_factory=dict)
+    #: Seconds from the first kernel launch until the first kernel was ready.
+    pool_startup: float = 0.0
+    #: Seconds from the start of execution until the last worker finished.
+    execution_span: float = 0.0
 
     def count(self, status: Status) -> int:
         return sum(1 for r in self.results if r.status is status)

@@ -191,13 +191,20 @@ async def _run_all(
         queue: asyncio.Queue[_Job] = asyncio.Queue()
         for job in to_execute:
             queue.put_nowait(job)
+        dispatched = time.perf_counter()
         workers = [
-            _worker(queue, pool, exporter, settings, reporter, results, cache)
+            _worker(queue, pool, exporter, settings, reporter, results, cache, dispatched)
             for _ in range(min(settings.workers, len(to_execute)))
         ]
         renders = _render_all(to_render, exporter, settings, reporter, results, cache)
         await asyncio.gather(renders, *workers)
-        pool_stats = {"kernels_started": pool.started, "forked": pool.forked, "resources": sampler}
+        pool_stats = {
+            "kernels_started": pool.started,
+            "forked": pool.forked,
+            "resources": sampler,
+            "pool_startup": pool.startup_seconds,
+            "execution_span": time.perf_counter() - dispatched,
+        }
     try:
         await assets
     except OSError as exc:
@@ -320,13 +327,15 @@ def _request(loaded: LoadedNotebook) -> KernelRequest:
     return KernelRequest(loaded.kernel_name, loaded.source.path.parent)
 
 
-async def _worker(queue, pool, exporter, settings, reporter, results, cache) -> None:
+async def _worker(queue, pool, exporter, settings, reporter, results, cache, dispatched) -> None:
     task = asyncio.current_task()
     while not queue.empty():
         if task is not None and task.cancelling():
             raise asyncio.CancelledError
         job = queue.get_nowait()
+        queued = time.perf_counter() - dispatched
         results[job.index] = await _run_one(job, pool, exporter, settings, reporter, cache)
+        results[job.index].queued = queued
         _finish(settings, results[job.index], reporter)
 
 

@@ -27,7 +27,8 @@ SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": [
         "report_version", "nbbuild", "created", "course", "out", "workers", "wall_seconds",
-        "cpu_seconds", "database_seconds", "kernels_started", "forked", "counts",
+        "cpu_seconds", "database_seconds", "kernels_started", "pool_startup_seconds",
+        "workers_busy_seconds", "workers_idle_seconds", "worker_utilization", "forked", "counts",
         "throughput", "stage_totals", "stage_efficiency", "slowest_notebooks",
         "slowest_cells", "resources", "notebooks",
     ],
@@ -42,6 +43,10 @@ SCHEMA: dict[str, Any] = {
         "cpu_seconds": _seconds,
         "database_seconds": _seconds,
         "kernels_started": {"type": "integer", "minimum": 0},
+        "pool_startup_seconds": _seconds,
+        "workers_busy_seconds": _seconds,
+        "workers_idle_seconds": _seconds,
+        "worker_utilization": {"type": ["number", "null"], "minimum": 0, "maximum": 1},
         "forked": {"type": "boolean"},
         "counts": {
             "type": "object",
@@ -81,7 +86,8 @@ SCHEMA: dict[str, Any] = {
             "type": "array",
             "items": {
                 "type": "object",
-                "required": ["source", "title", "status", "action", "reasons", "total_seconds",
+                "required": ["source", "title", "status", "action", "reasons", "queued_seconds",
+                             "total_seconds",
                              "phases", "export_detail", "kernel_startup", "cells", "outputs",
                              "error"],
                 "properties": {
@@ -90,6 +96,7 @@ SCHEMA: dict[str, Any] = {
                     "status": {"enum": [s.value for s in Status]},
                     "action": {"enum": ["executed", "rendered", "up to date"]},
                     "reasons": {"type": "array", "items": {"type": "string"}},
+                    "queued_seconds": _seconds,
                     "total_seconds": _seconds,
                     "phases": {"type": "object", "propertyNames": {"enum": list(PHASES)},
                                "additionalProperties": _seconds},
@@ -109,13 +116,17 @@ def build_report(result: BuildResult, *, course: Path, workers: int) -> dict[str
     """The report of one build, as plain JSON data."""
     notebooks = [_notebook(r) for r in result.results]
     totals = {phase: sum(n["phases"].get(phase, 0.0) for n in notebooks) for phase in PHASES}
-    busy = totals["execute"] + totals["kernel_wait"]
+    held = totals["execute"] + totals["kernel_wait"]
     cells = [
         {"source": str(r.source.rel), "cell": index + 1, "seconds": seconds}
         for r in result.results
         for index, seconds in r.cells.items()
     ]
     done = sum(1 for r in result.results if r.action != "up to date")
+    # Workers hold a notebook from taking it until it is recorded (result.seconds).
+    busy = sum(r.seconds for r in result.results if "execute" in r.stages)
+    capacity = workers * result.execution_span
+    idle = max(0.0, capacity - busy)
     return {
         "report_version": REPORT_VERSION,
         "nbbuild": __version__,
@@ -127,6 +138,10 @@ def build_report(result: BuildResult, *, course: Path, workers: int) -> dict[str
         "cpu_seconds": result.cpu_seconds,
         "database_seconds": result.db_seconds,
         "kernels_started": result.kernels_started,
+        "pool_startup_seconds": result.pool_startup,
+        "workers_busy_seconds": busy,
+        "workers_idle_seconds": idle,
+        "worker_utilization": min(1.0, busy / capacity) if capacity > 0 else None,
         "forked": result.forked,
         "counts": {
             "notebooks": len(result.results),
@@ -141,7 +156,7 @@ def build_report(result: BuildResult, *, course: Path, workers: int) -> dict[str
         "stage_totals": totals,
         # Of the time notebooks held a worker before exporting, the share spent executing
         # rather than waiting for a kernel.
-        "stage_efficiency": totals["execute"] / busy if busy > 0 else None,
+        "stage_efficiency": totals["execute"] / held if held > 0 else None,
         "slowest_notebooks": sorted(
             ({"source": n["source"], "seconds": n["total_seconds"]} for n in notebooks),
             key=lambda n: -n["seconds"],
@@ -160,6 +175,7 @@ def _notebook(r: NotebookResult) -> dict[str, Any]:
         "status": r.status.value,
         "action": r.action,
         "reasons": list(r.reasons),
+        "queued_seconds": r.queued,
         "total_seconds": r.stages.get("read", 0.0) + r.seconds,
         "phases": phases,
         "export_detail": dict(r.export_detail),
