@@ -180,6 +180,148 @@ def noop_benchmark(count: int, runs: int, workers: int) -> int:
     return 0
 
 
+def generate_wait_course(root: Path, count: int, seconds: float) -> Path:
+    """A wait-bound course: ``count`` notebooks that each sleep ``seconds`` (a stand-in
+    for network), so scaling shows the framework's overhead, not the CPU count."""
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+    for i in range(count):
+        folder = root / f"part-{i % 2}"
+        folder.mkdir(parents=True, exist_ok=True)
+        nb = new_notebook(
+            cells=[new_markdown_cell(f"# Download {i}"),
+                   new_code_cell(f"import time\ntime.sleep({seconds})\nprint('done {i}')")],
+            metadata={"kernelspec": {"name": "python3", "language": "python",
+                                     "display_name": "Python 3"}},
+        )
+        nbformat.write(nb, folder / f"{i:03d}-wait.ipynb")
+    return root
+
+
+def _timed_build(course: Path, out: Path, store: Path, workers: int, report: Path | None = None,
+                 *extra: str) -> float:
+    cmd = [sys.executable, "-m", "nbbuild", "build", str(course), "--out", str(out),
+           "--cache-dir", str(store), "--workers", str(workers), "-q", *extra]
+    if report is not None:
+        cmd += ["--report", str(report)]
+    started = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    elapsed = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise SystemExit(f"nbbuild failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return elapsed
+
+
+def matrix_for(course: Path, workers_list: list[int], runs: int, modes: list[str]) -> dict:
+    """nbbuild at each worker count: cold (empty cache), warm (outputs deleted, cache
+    kept: re-render only) and no-op; ``runs`` times each; plus cold-run reports."""
+    results: dict = {mode: {w: [] for w in workers_list} for mode in modes}
+    phases: dict = {}
+    for run in range(runs):
+        for workers in workers_list:
+            with tempfile.TemporaryDirectory(prefix="nbbuild-bench-m-") as tmp:
+                out, store, report = Path(tmp) / "out", Path(tmp) / "store", Path(tmp) / "r.json"
+                results["cold"][workers].append(_timed_build(course, out, store, workers, report))
+                if run == 0:
+                    r = json.loads(report.read_text())
+                    phases[workers] = {
+                        "stage_totals": r["stage_totals"],
+                        "worker_utilization": r["worker_utilization"],
+                        "stage_efficiency": r["stage_efficiency"],
+                        "pool_startup_seconds": r["pool_startup_seconds"],
+                        "database_seconds": r["database_seconds"],
+                    }
+                if "warm" in modes:
+                    shutil.rmtree(out)
+                    results["warm"][workers].append(_timed_build(course, out, store, workers))
+                if "no-op" in modes:
+                    results["no-op"][workers].append(_timed_build(course, out, store, workers))
+            print(f"  run {run + 1}, {workers} workers: "
+                  + ", ".join(f"{m} {results[m][workers][-1]:.2f} s" for m in modes), flush=True)
+    return {"times": results, "phases": phases}
+
+
+def naive_for(course: Path, workers_list: list[int], runs: int, formats: list[str]) -> dict:
+    times: dict = {w: [] for w in workers_list}
+    for _ in range(runs):
+        for workers in workers_list:
+            times[workers].append(run_naive(course, workers, formats))
+            print(f"  naive, {workers} at a time: {times[workers][-1]:.2f} s", flush=True)
+    return times
+
+
+def _spread(times: list[float]) -> float:
+    """Largest deviation from the median, as a fraction of it."""
+    median = statistics.median(times)
+    return max(abs(t - median) for t in times) / median if median else 0.0
+
+
+def print_table(title: str, times: dict, jobs: int) -> dict:
+    """Workers | Time | Jobs/s | Speedup | Efficiency, against the fewest workers."""
+    print(f"\n{title}\n")
+    print("| Workers | Time (s), median | spread | Jobs/s | Speedup | Efficiency |")
+    print("|---|---|---|---|---|---|")
+    base_workers = min(times)
+    base = statistics.median(times[base_workers])
+    rows = {}
+    for workers in sorted(times):
+        median = statistics.median(times[workers])
+        speedup = base / median
+        efficiency = speedup / (workers / base_workers)
+        rows[workers] = {"median": median, "spread": _spread(times[workers]), "runs": times[workers],
+                         "jobs_per_s": jobs / median, "speedup": speedup, "efficiency": efficiency}
+        print(f"| {workers} | {median:.2f} | ±{100 * rows[workers]['spread']:.0f}% | "
+              f"{jobs / median:.2f} | {speedup:.2f}x | {100 * efficiency:.0f}% |")
+    return rows
+
+
+def matrix_benchmark(args: argparse.Namespace) -> int:
+    quick = args.quick
+    runs = 1 if quick else args.runs
+    workers_list = [1, 2, 4, 8]
+    formats = ["html", "slides", "notebook"]
+    course = args.course.resolve()
+    jobs = len(course_notebooks(course))
+    result: dict = {"cpus": os.cpu_count(), "runs": runs, "quick": quick}
+    print(f"mixed course {course} ({jobs} notebooks), {os.cpu_count()} CPUs, {runs} run(s) each")
+    mixed = matrix_for(course, workers_list, runs, ["cold", "warm", "no-op"])
+    naive_workers = [4] if quick else [1, 4]
+    naive = naive_for(course, naive_workers, runs, formats)
+    tables = {mode: print_table(f"nbbuild, mixed course, {mode}", mixed["times"][mode], jobs)
+              for mode in ("cold", "warm", "no-op")}
+    naive_table = print_table("naive nbconvert loop, mixed course (jobs = notebooks)", naive, jobs)
+    print("\n| Workers | nbbuild cold (s) | naive (s) | naive / nbbuild |\n|---|---|---|---|")
+    ratios = {}
+    for w in naive_workers:
+        ratios[w] = naive_table[w]["median"] / tables["cold"][w]["median"]
+        print(f"| {w} | {tables['cold'][w]['median']:.2f} | {naive_table[w]['median']:.2f} | "
+              f"{ratios[w]:.1f}x |")
+    print("\nPhase breakdown of the first cold build (summed over notebooks, seconds):\n")
+    print("| Workers | read | kernel wait | execute | export | db | utilization | stage eff. |")
+    print("|---|---|---|---|---|---|---|---|")
+    for w, p in mixed["phases"].items():
+        t = p["stage_totals"]
+        print(f"| {w} | {t['read']:.2f} | {t['kernel_wait']:.2f} | {t['execute']:.2f} | "
+              f"{t['export']:.2f} | {t['db']:.2f} | {100 * (p['worker_utilization'] or 0):.0f}% | "
+              f"{100 * (p['stage_efficiency'] or 0):.0f}% |")
+    count, seconds = (16, 0.5) if quick else (24, 2.0)
+    with tempfile.TemporaryDirectory(prefix="nbbuild-bench-wait-") as tmp:
+        wait_course = generate_wait_course(Path(tmp) / "wait", count, seconds)
+        print(f"\nwait-bound course: {count} notebooks sleeping {seconds} s each")
+        wait_workers = [1, 8] if quick else workers_list
+        wait = matrix_for(wait_course, wait_workers, runs, ["cold"])
+        wait_table = print_table("nbbuild, wait-bound course, cold", wait["times"]["cold"], count)
+    result.update({
+        "mixed": {"notebooks": jobs, "tables": tables, "phases": mixed["phases"]},
+        "naive": naive_table, "ratio_naive_over_nbbuild": ratios,
+        "wait_bound": {"notebooks": count, "sleep_seconds": seconds, "table": wait_table},
+    })
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2, default=str) + "\n")
+    return 0
+
+
 def summarize(times: list[float]) -> dict[str, float]:
     return {
         "median": statistics.median(times),
@@ -199,9 +341,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--noop", type=int, metavar="N",
                         help="instead: time no-op builds of a generated course of N notebooks")
+    parser.add_argument("--matrix", action="store_true",
+                        help="instead: 1/2/4/8 workers, cold/warm/no-op, naive at 1 and 4, "
+                             "and a wait-bound course")
+    parser.add_argument("--quick", action="store_true",
+                        help="with --matrix: one run each, fewer configurations (< 2 min)")
     args = parser.parse_args(argv)
     if args.noop:
         return noop_benchmark(args.noop, args.runs, args.workers)
+    if args.matrix:
+        return matrix_benchmark(args)
     course = args.course.resolve()
     formats = [f.strip() for f in args.formats.split(",") if f.strip()]
     n_notebooks = len(course_notebooks(course))
