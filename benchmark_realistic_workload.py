@@ -115,19 +115,10 @@ def run_nbbuild(
     """One nbbuild process building ``course`` into a fresh folder; the wall time.
 
     ``cache_dir`` None means a fresh, empty store (a first build)."""
-    with tempfile.TemporaryDirectory(prefix="nbbuild-bench-out-") as out:
-        store = cache_dir or Path(out) / "store"
-        cmd = [
-            sys.executable, "-m", "nbbuild", "build", str(course), "--out", str(Path(out) / "site"),
-            "--workers", str(workers), "--formats", ",".join(formats), "-q",
-            "--cache-dir", str(store), *extra,
-        ]
-        started = time.perf_counter()
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        elapsed = time.perf_counter() - started
-    if proc.returncode != 0:
-        raise SystemExit(f"nbbuild failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
-    return elapsed
+    with tempfile.TemporaryDirectory(prefix="nbbuild-bench-out-") as tmp:
+        store = cache_dir or Path(tmp) / "store"
+        return _timed_build(course, Path(tmp) / "site", store, workers, None,
+                            "--formats", ",".join(formats), *extra)
 
 
 def generate_course(root: Path, count: int, seed: int = 7) -> Path:
