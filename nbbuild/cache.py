@@ -161,9 +161,6 @@ class Cache:
         self.env = declared_env(settings)
         self._settings_parts = settings_parts(settings)
 
-    def allow_errors(self, source: Source) -> bool:
-        return matches_any(source.rel, self.settings.allow_errors)
-
     def declared(self, source: Source) -> list[str]:
         """The ``depends`` globs that apply to ``source``."""
         return sorted(
@@ -187,7 +184,7 @@ class Cache:
         parts.pop("notebook", None)
         if parts != self._settings_parts:
             return None
-        if record.exec_parts.get("errors") != self.allow_errors(source):
+        if record.exec_parts.get("errors") != self.settings.allows_errors(source.rel):
             return None
         if record.exec_parts.get("depends", []) != self.declared(source):
             return None
@@ -200,7 +197,7 @@ class Cache:
     def decide(self, loaded: LoadedNotebook) -> tuple[Decision, dict[str, Any], str]:
         """The decision, the execution parts and the execution key of a parsed notebook."""
         parts = execution_parts(
-            loaded, self.allow_errors(loaded.source), self.declared(loaded.source), self.env
+            loaded, self.settings.allows_errors(loaded.source.rel), self.declared(loaded.source), self.env
         )
         key = digest(parts)
         record = self.store.notebook(str(loaded.source.rel))

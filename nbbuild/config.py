@@ -55,6 +55,12 @@ class Settings:
     cache_dir: Path
     config_file: Path | None = None
 
+    def allows_errors(self, rel: object) -> bool:
+        """Whether the notebook at course-relative ``rel`` may raise (``allow_errors``)."""
+        from .globs import matches_any
+
+        return matches_any(str(rel), self.allow_errors)
+
 
 # Keys a course file may set, with the type each must have.
 _FILE_KEYS: dict[str, type | tuple[type, ...]] = {

@@ -60,16 +60,9 @@ class Kernel:
         process = getattr(provisioner, "process", None)
         return getattr(process, "pid", None)
 
-    def log_tail(self, limit: int = 2000) -> str:
+    def log_tail(self) -> str:
         """The end of what the kernel process wrote to stdout/stderr."""
-        try:
-            self._log.flush()
-            with open(self._log.name, "rb") as f:
-                f.seek(0, os.SEEK_END)
-                f.seek(max(0, f.tell() - limit))
-                return f.read().decode("utf-8", "replace").strip()
-        except (OSError, ValueError):
-            return ""
+        return _read(self._log)
 
     async def shutdown(self) -> None:
         await _stop(self.km, self.kc, self._log)
@@ -351,11 +344,15 @@ def supports_fork() -> bool:
     return hasattr(os, "fork") and platform.system() != "Windows"
 
 
-def _read(log: IO[bytes]) -> str:
+def _read(log: IO[bytes], limit: int = 2000) -> str:
+    """The last ``limit`` bytes of a kernel's log (written by the kernel, read by name:
+    a forked kernel writes through its own descriptor)."""
     try:
         log.flush()
-        log.seek(0)
-        return log.read().decode("utf-8", "replace").strip()[-2000:]
+        with open(log.name, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - limit))
+            return f.read().decode("utf-8", "replace").strip()
     except (OSError, ValueError):
         return ""
 

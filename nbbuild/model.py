@@ -113,7 +113,7 @@ class BuildResult:
     @property
     def executed(self) -> int:
         """How many notebooks ran on a kernel in this build."""
-        return sum(1 for r in self.results if r.action == "executed" and "execute" in r.stages)
+        return sum(1 for r in self.results if "execute" in r.stages)
 
     @property
     def ok(self) -> bool:

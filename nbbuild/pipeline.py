@@ -115,23 +115,21 @@ async def _build(settings: Settings, reporter: Reporter, force: bool, use_cache:
                 write_index, settings.out, _course_title(settings), ordered
             )
         _record_runs(store, ordered, reporter)
-    except BaseException:
+        result = BuildResult(
+            ordered,
+            time.perf_counter() - began,
+            settings.out,
+            index,
+            db_seconds=store.seconds if store is not None else 0.0,
+            cpu_seconds=time.process_time() - cpu_began,
+            **pool_stats,
+        )
         if store is not None:
-            store.close()
-        raise
+            _record_build(store, settings, result, reporter)
     finally:
         exporter.close()
-    result = BuildResult(
-        ordered,
-        time.perf_counter() - began,
-        settings.out,
-        index,
-        db_seconds=store.seconds if store is not None else 0.0,
-        cpu_seconds=time.process_time() - cpu_began,
-        **pool_stats,
-    )
-    if store is not None:
-        _record_build(store, settings, result, reporter)
+        if store is not None:
+            store.close()
     reporter.build_finished(result)
     return result
 
@@ -149,8 +147,6 @@ def _record_build(store: Store, settings: Settings, result: BuildResult, reporte
     except sqlite3.Error as exc:
         reporter.warning(f"{store.path}: build figures not saved ({exc})")
         return
-    finally:
-        store.close()
     result.report = report
     if warning:
         reporter.warning(warning)
@@ -376,8 +372,9 @@ async def _run_one(
     reporter.notebook_started(source)
     result.stages["read"] = job.read_seconds
     began = time.perf_counter()
-    allow_errors = cache.allow_errors(source) if cache is not None else _allowed(settings, source)
-    options = ExecuteOptions(timeout=settings.timeout, allow_errors=allow_errors)
+    options = ExecuteOptions(
+        timeout=settings.timeout, allow_errors=settings.allows_errors(source.rel)
+    )
     try:
         try:
             kernel = await pool.take(_request(loaded))
@@ -415,12 +412,6 @@ async def _run_one(
         result.error = NotebookError(str(source.rel), f"internal error: {exc!r}")
     result.seconds = time.perf_counter() - began
     return result
-
-
-def _allowed(settings: Settings, source: Source) -> bool:
-    from .globs import matches_any
-
-    return matches_any(source.rel, settings.allow_errors)
 
 
 async def _write_outputs(

@@ -148,7 +148,7 @@ def build_report(result: BuildResult, *, course: Path, workers: int) -> dict[str
             "built": result.count(Status.BUILT),
             "failed": result.count(Status.FAILED),
             "errored": result.count(Status.ERRORED),
-            "executed": sum(1 for r in result.results if "execute" in r.stages),
+            "executed": result.executed,
             "rendered": sum(1 for r in result.results if r.action == "rendered"),
             "up_to_date": sum(1 for r in result.results if r.action == "up to date"),
         },
