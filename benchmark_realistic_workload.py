@@ -147,6 +147,125 @@ def generate_course(root: Path, count: int, seed: int = 7) -> Path:
     return root
 
 
+#: Kinds of lecture in a generated mixed course, with their share of it.
+MIXED_KINDS = (("markdown", 0.25), ("light", 0.25), ("numpy", 0.15), ("plot", 0.15),
+               ("cpu", 0.10), ("wait", 0.10))
+
+
+def generate_mixed_course(root: Path, count: int, seed: int = 2026,
+                          preload: tuple[str, ...] = ("numpy", "matplotlib.pyplot")) -> Path:
+    """A realistic course of ``count`` distinct lectures, reproducible from ``seed``:
+    markdown-heavy pages, light code, numpy, a matplotlib plot, CPU-bound cells and
+    wait-bound cells (a sleep standing in for a download), in the shares of
+    ``MIXED_KINDS``; half ``.ipynb``, half percent ``.py``; in chapters of 8, with
+    a small data file and a helper module in each chapter; ``preload`` in its
+    nbbuild.toml (what a course author who imports numpy and matplotlib would set).
+    """
+    import random
+
+    rng = random.Random(seed)
+    kinds = [k for k, share in MIXED_KINDS for _ in range(round(share * count))]
+    kinds = (kinds + ["light"] * count)[:count]
+    rng.shuffle(kinds)
+    root.mkdir(parents=True, exist_ok=True)
+    if preload:
+        (root / "nbbuild.toml").write_text(
+            "preload = [" + ", ".join(f'"{m}"' for m in preload) + "]\n")
+    for i, kind in enumerate(kinds):
+        chapter = root / f"{i // 8 + 1:02d}-chapter"
+        if not chapter.exists():
+            chapter.mkdir()
+            (chapter / "data.csv").write_text(
+                "x,y\n" + "".join(f"{x},{rng.randint(0, 99)}\n" for x in range(20)))
+            (chapter / "helpers.py").write_text(
+                "def mean(values):\n    values = list(values)\n    return sum(values) / len(values)\n")
+        cells = _lecture_cells(kind, i, rng)
+        _write_lecture(chapter / f"{i:03d}-{kind}", cells, as_py=bool(i % 2))
+    return root
+
+
+def _lecture_cells(kind: str, i: int, rng) -> list[tuple[str, str]]:
+    """(cell type, source) pairs for one lecture of ``kind``."""
+    words = ["kernel", "notebook", "value", "list", "loop", "function", "array", "plot",
+             "course", "student", "data", "result", "cell", "module", "error"]
+
+    def prose(n: int) -> str:
+        return " ".join(rng.choice(words) for _ in range(n)).capitalize() + "."
+
+    cells = [("markdown", f"# Lecture {i}: {kind}\n\n{prose(30)}")]
+    if kind == "markdown":
+        for j in range(rng.randint(6, 12)):
+            cells.append(("markdown", f"## Section {j + 1}\n\n{prose(60)}\n\n"
+                          f"- {prose(8)}\n- {prose(8)}\n\n| a | b |\n|---|---|\n"
+                          f"| {j} | {j * j} |\n\n$$x_{j} = \\sum_k k^{j % 3}$$"))
+        cells.append(("code", f"print('lecture {i}')"))
+    elif kind == "light":
+        n = rng.randint(5, 50)
+        cells += [
+            ("code", f"def square(x):\n    return x * x\n\nsquares = [square(x) for x in range({n})]"),
+            ("markdown", prose(25)),
+            ("code", "import csv\nfrom helpers import mean\n"
+                     "rows = list(csv.DictReader(open('data.csv')))\n"
+                     "print(len(rows), mean(int(r['y']) for r in rows))"),
+            ("code", f"{{k: v for k, v in enumerate(squares[:{rng.randint(3, 8)}])}}"),
+        ]
+    elif kind == "numpy":
+        n = rng.randint(100, 1000)
+        cells += [
+            ("code", f"import numpy as np\nrng = np.random.default_rng({i})\n"
+                     f"a = rng.normal(size=({n}, 50))"),
+            ("markdown", prose(25)),
+            ("code", "print(a.mean().round(3), a.std().round(3))\n(a.T @ a).shape"),
+        ]
+    elif kind == "plot":
+        cells += [
+            ("code", "import numpy as np\nimport matplotlib.pyplot as plt"),
+            ("markdown", prose(20)),
+            ("code", f"x = np.linspace(0, {rng.randint(2, 9)}, 200)\n"
+                     "fig, ax = plt.subplots(figsize=(5, 3))\n"
+                     f"ax.plot(x, np.sin(x) * {rng.randint(1, 5)})\nax.set_title('lecture {i}')\n"
+                     "plt.show()"),
+        ]
+    elif kind == "cpu":
+        n = rng.randint(300_000, 800_000)
+        cells += [
+            ("code", f"total = 0\nfor k in range({n}):\n    total += k % 7\nprint(total)"),
+            ("markdown", prose(20)),
+        ]
+    elif kind == "wait":
+        cells += [
+            ("code", f"import time\ntime.sleep({rng.choice([0.3, 0.5, 0.8])})  # a download\n"
+                     "print('fetched')"),
+            ("markdown", prose(20)),
+        ]
+    return cells
+
+
+def _write_lecture(stem: Path, cells: list[tuple[str, str]], as_py: bool) -> None:
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+    if as_py:
+        parts = []
+        for cell_type, source in cells:
+            if cell_type == "markdown":
+                parts.append("# %% [markdown]\n" + "\n".join(
+                    "# " + line if line else "#" for line in source.splitlines()))
+            else:
+                parts.append("# %%\n" + source)
+        stem.with_suffix(".py").write_text("\n\n".join(parts) + "\n")
+        return
+    nb = new_notebook(
+        cells=[new_markdown_cell(src) if t == "markdown" else new_code_cell(src)
+               for t, src in cells],
+        metadata={"kernelspec": {"name": "python3", "language": "python",
+                                 "display_name": "Python 3"}},
+    )
+    for n, cell in enumerate(nb.cells):
+        cell.id = f"cell-{n}"
+    nbformat.write(nb, stem.with_suffix(".ipynb"))
+
+
 def noop_benchmark(count: int, runs: int, workers: int) -> int:
     """Median wall time of a no-op build (everything up to date) of a generated course."""
     with tempfile.TemporaryDirectory(prefix="nbbuild-bench-noop-") as tmp:

@@ -48,6 +48,9 @@ class Settings:
     env: tuple[str, ...] = ()
     #: Fork fresh kernels from a template that already imported ipykernel (POSIX).
     fork_kernels: bool = True
+    #: Modules the kernel template imports once for all forked kernels (numpy,
+    #: matplotlib, ...), so notebooks that import them start at once.
+    preload: tuple[str, ...] = ()
     #: Heading of index.html; default: the course folder's name.
     title: str | None = None
     #: The course's store (run times now, the build cache later); outside ``out``
@@ -76,6 +79,7 @@ _FILE_KEYS: dict[str, type | tuple[type, ...]] = {
     "cache_dir": str,
     "title": str,
     "fork_kernels": bool,
+    "preload": list,
     "depends": dict,
     "env": list,
     "budgets": dict,
@@ -160,6 +164,8 @@ def _make(course: Path, merged: dict[str, Any], source: Path | None, where: str)
     for key in ("include", "exclude", "allow_errors", "env"):
         if key in merged:
             merged[key] = _strings(merged[key], key, where)
+    if "preload" in merged:
+        merged["preload"] = _module_names(merged["preload"], where)
     if "budgets" in merged:
         budgets = []
         for pattern, seconds in merged["budgets"].items():
@@ -193,6 +199,15 @@ def _formats(value: Any, where: str) -> tuple[str, ...]:
             f"{where}: unknown format {', '.join(unknown) or '(none given)'}; "
             f"choose from {', '.join(FORMATS)}"
         )
+    return names
+
+
+def _module_names(value: Any, where: str) -> tuple[str, ...]:
+    items = value.split(",") if isinstance(value, str) else value
+    names = tuple(dict.fromkeys(str(i).strip() for i in items if str(i).strip()))
+    bad = [n for n in names if not all(part.isidentifier() for part in n.split("."))]
+    if bad:
+        raise ConfigError(f"{where}: preload: not a module name: {', '.join(bad)}")
     return names
 
 

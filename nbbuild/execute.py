@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import CellError, KernelDiedError
-from .kernels import Kernel
+from .kernels import Kernel, run_silent
 from .sources import LoadedNotebook
-from .tracking import REPORT_EXPRESSION, install_code, parse_report
+from .tracking import REPORT_EXPRESSION, parse_report
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _CELL_LINE = re.compile(r"(?:Cell In\s*\[\d*\]|<ipython-input-\d+-[0-9a-f]+>)[^\n]*?line (\d+)")
@@ -52,16 +52,12 @@ def notebook_timeout(loaded: LoadedNotebook, default: float) -> float:
 
 
 async def execute_notebook(
-    loaded: LoadedNotebook,
-    kernel: Kernel,
-    options: ExecuteOptions,
-    track_root: Path | None = None,
+    loaded: LoadedNotebook, kernel: Kernel, options: ExecuteOptions
 ) -> Execution:
     """Execute every code cell of ``loaded.nb`` in place on ``kernel``.
 
-    With ``track_root``, the files under it that the kernel opens are recorded
-    (see tracking.py). Raises ``CellError`` when a cell raises (unless errors are
-    allowed for it) or times out, and ``KernelDiedError`` when the kernel dies.
+    Raises ``CellError`` when a cell raises (unless errors are allowed for it) or
+    times out, and ``KernelDiedError`` when the kernel dies.
     """
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
@@ -85,8 +81,6 @@ async def execute_notebook(
     try:
         if kernel.language_info:
             nb.metadata["language_info"] = kernel.language_info
-        if track_root is not None:
-            await _silent(client, kernel, install_code(track_root))
         for index, cell in enumerate(nb.cells):
             t0 = time.perf_counter()
             await client.async_execute_cell(
@@ -95,13 +89,6 @@ async def execute_notebook(
             if cell.cell_type == "code":
                 execution.cell_seconds[index] = time.perf_counter() - t0
         client.set_widgets_metadata()
-        if track_root is not None:
-            reply = await _silent(
-                client, kernel, "", user_expressions={"deps": REPORT_EXPRESSION}
-            )
-            execution.reads, execution.writes = parse_report(
-                reply["content"].get("user_expressions", {}), track_root
-            )
     except CellTimeoutError:
         cell = nb.cells[index]
         seconds = _cell_timeout(cell, default_timeout)
@@ -124,13 +111,19 @@ async def execute_notebook(
     return execution
 
 
-async def _silent(client, kernel: Kernel, code: str, **kwargs) -> dict:
-    """Run ``code`` unseen: no outputs, no execution count, nothing in history."""
-    msg_id = kernel.kc.execute(code, silent=True, store_history=False, allow_stdin=False, **kwargs)
-    reply = await client.async_wait_for_reply(msg_id)
-    if reply is None or reply["content"].get("status") != "ok":
-        raise RuntimeError(f"nbbuild's own request failed in the kernel: {reply}")
-    return reply
+async def tracked_files(kernel: Kernel, root: Path) -> tuple[set[str], set[str]]:
+    """The course files the kernel read and wrote, as the tracker the pool installed
+    (``KernelPool(setup_code=...)``) saw them; empty sets if it cannot answer.
+
+    Asked after the last cell, off the worker's critical path: under load each
+    extra round trip to a kernel costs tens of milliseconds of waiting."""
+    try:
+        reply = await run_silent(
+            kernel.kc, "", timeout=30.0, user_expressions={"deps": REPORT_EXPRESSION}
+        )
+    except (TimeoutError, RuntimeError):
+        return set(), set()
+    return parse_report(reply["content"].get("user_expressions", {}), root)
 
 
 def _reraise_cancellation() -> None:

@@ -56,22 +56,60 @@ class TemplateError(Exception):
     """The template could not start or could not fork."""
 
 
+def preload_for(preload: tuple[str, ...], cwd: Path) -> tuple[str, ...]:
+    """The preload a kernel working in ``cwd`` may have: ``preload``, or none when a
+    preloaded import would have gone differently in that folder.
+
+    The template imports in an empty folder. A fresh kernel in ``cwd`` would read
+    ``cwd/matplotlibrc`` when importing matplotlib, and would import a local
+    ``numpy.py`` (say) instead of the installed package; such notebooks get a
+    kernel forked from a template without preload.
+    """
+    if not preload:
+        return ()
+    tops = {name.split(".")[0] for name in preload}
+    if "matplotlib" in tops and (cwd / "matplotlibrc").exists():
+        return ()
+    for top in tops:
+        if (cwd / f"{top}.py").exists() or (cwd / top).is_dir():
+            return ()
+    return preload
+
+
 class KernelTemplate:
     """One template process for one interpreter command; forks kernels on request."""
 
-    def __init__(self, prefix: list[str], runtime_dir: Path, *, startup_timeout: float = 60.0):
+    def __init__(
+        self,
+        prefix: list[str],
+        runtime_dir: Path,
+        *,
+        preload: tuple[str, ...] = (),
+        env: dict[str, str] | None = None,
+        startup_timeout: float = 60.0,
+    ):
         self.prefix = prefix
+        self.preload = preload
         self.runtime_dir = runtime_dir
+        self.env = env
         self.startup_timeout = startup_timeout
         self._proc: asyncio.subprocess.Process | None = None
         self._lock = asyncio.Lock()
-        self._log = runtime_dir / f"template-{abs(hash(tuple(prefix))):x}.log"
+        self._log = runtime_dir / f"template-{abs(hash((*prefix, *preload))):x}.log"
 
     async def start(self) -> None:
+        # An empty folder of its own: nothing a preloaded import reads from its
+        # working directory (a matplotlibrc, a module) can come from the course.
+        cwd = self.runtime_dir / f"template-{uuid.uuid4().hex[:8]}"
+        cwd.mkdir()
+        args = ["--preload", ",".join(self.preload)] if self.preload else []
         with open(self._log, "ab") as log:
             self._proc = await asyncio.create_subprocess_exec(
                 *self.prefix,
                 str(TEMPLATE_SCRIPT),
+                *args,
+                cwd=cwd,
+                env=self.env,
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=log,
@@ -79,7 +117,7 @@ class KernelTemplate:
             )
         reply = await self._read(self.startup_timeout)
         if "ready" not in reply:
-            raise TemplateError(f"template did not start: {reply}")
+            raise TemplateError(reply.get("error") or f"template did not start: {reply}")
 
     @property
     def alive(self) -> bool:
@@ -132,17 +170,33 @@ class KernelTemplate:
             await proc.wait()
 
 
-class Templates:
-    """The templates of one pool: one per interpreter command, started on first need.
+TemplateKey = tuple[tuple[str, ...], tuple[str, ...]]
 
-    A template that fails to start, or has died, is not used: those kernels start
-    normally.
+
+class Templates:
+    """The templates of one pool: one per (interpreter command, preload), started on
+    first need.
+
+    A template that dies is started again, up to ``MAX_RESTARTS`` times per key; one
+    that fails to start is not used: those kernels start normally.
     """
 
-    def __init__(self, runtime_dir: Path, *, startup_timeout: float = 60.0) -> None:
+    MAX_RESTARTS = 3
+
+    def __init__(
+        self,
+        runtime_dir: Path,
+        *,
+        env: dict[str, str] | None = None,
+        startup_timeout: float = 60.0,
+    ) -> None:
         self.runtime_dir = runtime_dir
+        self.env = env
         self.startup_timeout = startup_timeout
-        self._tasks: dict[tuple[str, ...], asyncio.Task[KernelTemplate | None]] = {}
+        self._tasks: dict[TemplateKey, asyncio.Task[KernelTemplate | None]] = {}
+        self.restarts: dict[TemplateKey, int] = {}
+        #: Why a template could not be used (for the build's warnings), once each.
+        self.problems: list[str] = []
 
     def pids(self) -> list[int]:
         found = []
@@ -160,32 +214,61 @@ class Templates:
             for t in self._tasks.values()
         )
 
-    async def prepare(self, km: Any) -> None:
+    async def prepare(self, km: Any, preload: tuple[str, ...] = ()) -> None:
         """Give ``km`` a provisioner that forks from a template, when one can serve it."""
         split = split_ipykernel_command(list(km.kernel_spec.argv))
         if split is None:
             return
-        template = await self._get(tuple(split[0]))
+        key = (tuple(split[0]), preload)
+        template = await self._get(key)
         if template is None or not template.alive:
             return
         km.kernel_id = km.kernel_id or str(uuid.uuid4())
         provisioner = ForkProvisioner(kernel_id=km.kernel_id, kernel_spec=km.kernel_spec, parent=km)
         provisioner.template = template
+        provisioner.templates = lambda: self._get(key)
         km.provisioner = provisioner
 
-    async def _get(self, prefix: tuple[str, ...]) -> KernelTemplate | None:
-        task = self._tasks.get(prefix)
-        if task is None:
-            task = asyncio.ensure_future(self._start(list(prefix)))
-            self._tasks[prefix] = task
-        return await asyncio.shield(task)
+    async def _get(self, key: TemplateKey) -> KernelTemplate | None:
+        template = await self._get_one(key)
+        if template is None and key[1]:
+            return await self._get_one((key[0], ()))  # the preload failed: fork without
+        return template
 
-    async def _start(self, prefix: list[str]) -> KernelTemplate | None:
-        template = KernelTemplate(prefix, self.runtime_dir, startup_timeout=self.startup_timeout)
+    async def _get_one(self, key: TemplateKey) -> KernelTemplate | None:
+        template = await asyncio.shield(self._task(key))
+        if template is not None and not template.alive:
+            restarts = self.restarts.get(key, 0)
+            if restarts >= self.MAX_RESTARTS:
+                return None
+            if self._tasks.get(key) is not None and self._tasks[key].done():
+                self.restarts[key] = restarts + 1
+                del self._tasks[key]
+            template = await asyncio.shield(self._task(key))
+        return template
+
+    def _task(self, key: TemplateKey) -> asyncio.Task[KernelTemplate | None]:
+        task = self._tasks.get(key)
+        if task is None:
+            task = asyncio.ensure_future(self._start(key))
+            self._tasks[key] = task
+        return task
+
+    async def _start(self, key: TemplateKey) -> KernelTemplate | None:
+        prefix, preload = key
+        template = KernelTemplate(
+            list(prefix), self.runtime_dir, preload=preload, env=self.env,
+            startup_timeout=self.startup_timeout,
+        )
         try:
             await template.start()
-        except (TemplateError, OSError, ValueError):
+        except (TemplateError, OSError, ValueError) as exc:
             await template.close()
+            problem = f"kernel template for {' '.join(prefix)}: {exc}"
+            if preload:
+                problem += "; kernels start without preload"
+            if problem not in self.problems:
+                self.problems.append(problem)
             return None
         return template
 
@@ -256,22 +339,45 @@ class ForkProvisioner(LocalProvisioner):  # type: ignore[misc]
     """Launch the kernel by asking a template to fork it; else start it normally."""
 
     template: KernelTemplate | None = None
+    #: Gets the template again (restarted, if it died); set by ``Templates.prepare``.
+    templates: Any = None
     forked: bool = False
+
+    async def wait(self) -> int | None:
+        """As LocalProvisioner's, but polling every 10 ms instead of 100 ms: a killed
+        kernel is gone within milliseconds, and the last ones are waited for
+        before nbbuild can exit."""
+        if self.process is None:
+            return 0
+        while await self.poll() is None:
+            await asyncio.sleep(0.01)
+        code = self.process.wait()
+        for attr in ("stdout", "stderr", "stdin"):
+            stream = getattr(self.process, attr, None)
+            if stream:
+                stream.close()
+        self.process = None
+        return code
 
     async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> Any:
         split = split_ipykernel_command(cmd)
         log = kwargs.get("stdout")
         if self.template is not None and split is not None and hasattr(log, "name"):
-            try:
-                pid = await self.template.fork(
-                    split[1],
-                    str(kwargs.get("cwd") or os.getcwd()),
-                    dict(kwargs.get("env") or os.environ),
-                    log.name,
-                )
-            except TemplateError:
-                pass  # fall back to a normal start below
-            else:
+            env = dict(kwargs.get("env") or os.environ)
+            # What jupyter_client's launcher gives a kernel it starts on POSIX.
+            env["JPY_PARENT_PID"] = str(os.getpid())
+            cwd = str(kwargs.get("cwd") or os.getcwd())
+            for attempt in range(2):
+                try:
+                    pid = await self.template.fork(split[1], cwd, env, log.name)
+                except TemplateError:
+                    # It died since it was chosen: once, ask for it again (restarted).
+                    if attempt or self.templates is None:
+                        break
+                    self.template = await self.templates()
+                    if self.template is None:
+                        break
+                    continue
                 self.forked = True
                 self.process = ForkedProcess(pid)
                 self.pid = pid

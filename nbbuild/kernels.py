@@ -92,6 +92,8 @@ class KernelPool:
         env: dict[str, str] | None = None,
         max_starting: int | None = None,
         fork: bool = True,
+        preload: tuple[str, ...] = (),
+        setup_code: str | None = None,
     ) -> None:
         self.spares = max(0, spares)
         self.startup_timeout = startup_timeout
@@ -101,6 +103,7 @@ class KernelPool:
         #: Seconds from the first launch until the first kernel was ready.
         self.startup_seconds = 0.0
         self._first_launch: float | None = None
+        self._first_ready = asyncio.Event()
         self._runtime_dir, self._transport = _runtime_dir_and_transport()
         self._expected: deque[KernelRequest] = deque()
         self._starting: dict[KernelRequest, deque[asyncio.Task[Kernel]]] = defaultdict(deque)
@@ -112,6 +115,10 @@ class KernelPool:
         # Kernel templates to fork kernels from (forking.py), made on first need
         # (a build with nothing to execute never imports jupyter_client).
         self._fork = fork and supports_fork()
+        self.preload = tuple(preload) if self._fork else ()
+        #: Run silently in each kernel once it is ready, before it is handed out
+        #: (nbbuild installs its file tracker this way, off the critical path).
+        self.setup_code = setup_code
         self._templates: Any = None
 
     async def __aenter__(self) -> KernelPool:
@@ -145,8 +152,17 @@ class KernelPool:
             task = self._launch(request)
         self._refill()
         kernel = await task
+        if not await kernel.km.is_alive():
+            # A spare that died while waiting (killed, or its template ended):
+            # the notebook gets a new one rather than a dead one.
+            self.discard(kernel)
+            kernel = await self._launch(request)
         self._in_use.add(kernel)
         return kernel
+
+    async def first_ready(self) -> None:
+        """Return once the pool's first kernel is ready (never, if none starts)."""
+        await self._first_ready.wait()
 
     def discard(self, kernel: Kernel) -> None:
         """Shut a used kernel down in the background, off the critical path."""
@@ -194,6 +210,11 @@ class KernelPool:
         return found
 
     @property
+    def problems(self) -> list[str]:
+        """Why kernels could not be forked as configured (a template failed)."""
+        return list(self._templates.problems) if self._templates is not None else []
+
+    @property
     def forked(self) -> bool:
         """True when kernels are being forked from a running template."""
         return self._templates is not None and self._templates.running
@@ -237,13 +258,13 @@ class KernelPool:
         began = time.perf_counter()
         try:
             if self._fork:
-                if self._templates is None:
-                    from .forking import Templates
+                from .forking import Templates, preload_for
 
+                if self._templates is None:
                     self._templates = Templates(
-                        self._runtime_dir, startup_timeout=self.startup_timeout
+                        self._runtime_dir, env=self.env, startup_timeout=self.startup_timeout
                     )
-                await self._templates.prepare(km)
+                await self._templates.prepare(km, preload_for(self.preload, request.cwd))
             await km.start_kernel(
                 cwd=str(request.cwd),
                 env=self.env,
@@ -256,6 +277,11 @@ class KernelPool:
             # the cell timeout. (start_channels() resets allow_stdin, so say it here.)
             kc.start_channels(stdin=False)
             info = await wait_until_ready(km, kc, self.startup_timeout)
+            if self.setup_code:
+                try:
+                    await run_silent(kc, self.setup_code, timeout=self.startup_timeout)
+                except (TimeoutError, RuntimeError) as exc:
+                    raise KernelStartError(f"kernel set-up failed: {exc}") from None
         except KernelStartError as exc:
             exc.log = _read(log)
             await asyncio.shield(_stop(km, kc, log))
@@ -266,6 +292,7 @@ class KernelPool:
         kernel = Kernel(request, km, kc, log, time.perf_counter() - began)
         if not self.startup_seconds and self._first_launch is not None:
             self.startup_seconds = time.perf_counter() - self._first_launch
+        self._first_ready.set()
         kernel.language_info = info.get("language_info")
         return kernel
 
@@ -314,6 +341,25 @@ async def wait_until_ready(km: Any, kc: Any, timeout: float) -> dict[str, Any]:
 
 
 _READY_ROUND = 0.2
+
+
+async def run_silent(kc: Any, code: str, *, timeout: float, **kwargs: Any) -> dict[str, Any]:
+    """Run ``code`` unseen (no outputs, no execution count, no history) and return
+    the ``execute_reply``; RuntimeError if it failed, TimeoutError if none came."""
+    msg_id = kc.execute(code, silent=True, store_history=False, allow_stdin=False, **kwargs)
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError(f"no reply from the kernel within {timeout:g} s")
+        try:
+            msg = await kc.shell_channel.get_msg(timeout=min(left, 1.0))
+        except Exception:  # queue.Empty: keep waiting until the deadline
+            continue
+        if msg["parent_header"].get("msg_id") == msg_id:
+            if msg["content"].get("status") != "ok":
+                raise RuntimeError(f"nbbuild's own request failed in the kernel: {msg['content']}")
+            return msg
 
 
 # Unix socket paths must fit in sockaddr_un.sun_path (104 bytes on macOS, 108 on

@@ -69,7 +69,10 @@ class NotebookResult:
     cells: dict[int, float] = field(default_factory=dict)
     #: Seconds the notebook's kernel took to start (usually before it was needed).
     kernel_startup: float = 0.0
+    #: Seconds from taking a worker until done (exported and recorded).
     seconds: float = 0.0
+    #: ``time.perf_counter()`` when a worker took it (internal).
+    started: float = 0.0
     #: Seconds from the start of execution until a worker took this notebook.
     queued: float = 0.0
     #: What this build did: "executed", "rendered" (from the cache) or "up to date".

@@ -34,9 +34,9 @@ from .errors import (
     OutputError,
     UnknownKernelError,
 )
-from .execute import ExecuteOptions, execute_notebook
+from .execute import ExecuteOptions, Execution, execute_notebook, tracked_files
 from .export import Exporters
-from .kernels import KernelPool, KernelRequest, KernelStartError
+from .kernels import Kernel, KernelPool, KernelRequest, KernelStartError
 from .layout import output_paths
 from .lock import BuildLock
 from .model import BuildResult, Course, NotebookResult, Source, Status
@@ -47,6 +47,7 @@ from .progress import NullReporter, Reporter
 from .resources import ResourceSampler
 from .sources import LoadedNotebook, load
 from .store import NotebookRecord, Store, StoreError
+from .tracking import install_code
 
 
 def build(
@@ -168,18 +169,20 @@ async def _run_all(
         spares=settings.workers,
         startup_timeout=settings.startup_timeout,
         fork=settings.fork_kernels,
+        preload=settings.preload,
+        setup_code=install_code(settings.course) if cache is not None else None,
     ) as pool, ResourceSampler(pool.pids) as sampler:
         to_execute: list[_Job] = []
         to_render: list[_Job] = []
         async for job in _plan_all(course.sources, order, pool, results, cache):
             (to_execute if job.decision.action is Action.EXECUTE else to_render).append(job)
-            if warm is None and len(to_execute) + len(to_render) >= settings.workers:
-                # Importing nbconvert and compiling templates takes ~0.5 s and holds
-                # the GIL: start once the first kernels are launched, so it overlaps
-                # their boot instead of delaying it.
-                warm = exporter.submit(exporter.exporters.warm_up)
-        if warm is None and (to_execute or to_render):
+        if to_render or not to_execute:
             warm = exporter.submit(exporter.exporters.warm_up)
+        else:
+            # Importing nbconvert and compiling templates takes ~0.5 s of CPU and holds
+            # the GIL: start once the first kernel is up, so it does not slow the
+            # first kernels' boot (they are CPU-bound too) nor the loop driving them.
+            warm = asyncio.ensure_future(_warm_up_after(pool, exporter))
         reporter.build_started(len(course.sources), settings.workers)
         for result in results.values():
             _finish(settings, result, reporter)
@@ -188,12 +191,22 @@ async def _run_all(
         for job in to_execute:
             queue.put_nowait(job)
         dispatched = time.perf_counter()
+        finishing: list[asyncio.Future[None]] = []
         workers = [
-            _worker(queue, pool, exporter, settings, reporter, results, cache, dispatched)
+            _worker(queue, pool, exporter, settings, reporter, results, cache, dispatched,
+                    finishing)
             for _ in range(min(settings.workers, len(to_execute)))
         ]
         renders = _render_all(to_render, exporter, settings, reporter, results, cache)
-        await asyncio.gather(renders, *workers)
+        try:
+            await asyncio.gather(renders, *workers)
+        finally:
+            # Outputs of executed notebooks are written (or, on Ctrl-C, abandoned
+            # before their atomic rename) before the pool closes.
+            if finishing:
+                await asyncio.gather(*finishing, return_exceptions=True)
+        for problem in pool.problems:
+            reporter.warning(problem)
         pool_stats = {
             "kernels_started": pool.started,
             "forked": pool.forked,
@@ -209,6 +222,14 @@ async def _run_all(
         await warm
     pool_stats["resources"] = pool_stats["resources"].summary()
     return results, pool_stats
+
+
+async def _warm_up_after(pool: KernelPool, exporter: _ExportThread) -> None:
+    try:
+        await asyncio.wait_for(pool.first_ready(), timeout=2.0)
+    except TimeoutError:
+        pass
+    await exporter.submit(exporter.exporters.warm_up)
 
 
 def _prepare_output(settings: Settings) -> None:
@@ -323,16 +344,23 @@ def _request(loaded: LoadedNotebook) -> KernelRequest:
     return KernelRequest(loaded.kernel_name, loaded.source.path.parent)
 
 
-async def _worker(queue, pool, exporter, settings, reporter, results, cache, dispatched) -> None:
+async def _worker(
+    queue, pool, exporter, settings, reporter, results, cache, dispatched, finishing
+) -> None:
+    """Take notebooks until none are left. A worker is held while its notebook waits
+    for a kernel and executes; collecting what it read, exporting and recording go
+    on in ``finishing`` while the worker's next notebook already runs."""
     task = asyncio.current_task()
     while not queue.empty():
         if task is not None and task.cancelling():
             raise asyncio.CancelledError
         job = queue.get_nowait()
         queued = time.perf_counter() - dispatched
-        results[job.index] = await _run_one(job, pool, exporter, settings, reporter, cache)
-        results[job.index].queued = queued
-        _finish(settings, results[job.index], reporter)
+        result, execution = await _execute_one(job, pool, settings, reporter)
+        result.queued = queued
+        finishing.append(asyncio.ensure_future(
+            _complete(job, result, execution, pool, exporter, settings, reporter, results, cache)
+        ))
 
 
 async def _render_all(jobs, exporter, settings, reporter, results, cache) -> None:
@@ -358,60 +386,89 @@ async def _render_all(jobs, exporter, settings, reporter, results, cache) -> Non
         _finish(settings, result, reporter)
 
 
-async def _run_one(
-    job: _Job,
-    pool: KernelPool,
-    exporter: _ExportThread,
-    settings: Settings,
-    reporter: Reporter,
-    cache: Cache | None,
-) -> NotebookResult:
+async def _execute_one(
+    job: _Job, pool: KernelPool, settings: Settings, reporter: Reporter
+) -> tuple[NotebookResult, tuple[Kernel, Execution] | None]:
+    """Wait for a kernel and execute. Returns the kernel (still to be discarded) and
+    the execution, or None with the error in the result (the kernel discarded)."""
     loaded = job.loaded
     source = loaded.source
     result = NotebookResult(source, Status.BUILT, title=loaded.title, reasons=job.decision.reasons)
     reporter.notebook_started(source)
     result.stages["read"] = job.read_seconds
-    began = time.perf_counter()
+    result.started = time.perf_counter()
     options = ExecuteOptions(
         timeout=settings.timeout, allow_errors=settings.allows_errors(source.rel)
     )
+    kernel = None
     try:
         try:
             kernel = await pool.take(_request(loaded))
         except (KernelStartError, RuntimeError, OSError) as exc:
             raise _kernel_start_failed(loaded, exc) from None
         ready = time.perf_counter()
-        result.stages["kernel_wait"] = ready - began
+        result.stages["kernel_wait"] = ready - result.started
         result.kernel_startup = kernel.startup
-        track = settings.course if cache is not None else None
         try:
-            execution = await execute_notebook(loaded, kernel, options, track_root=track)
+            execution = await execute_notebook(loaded, kernel, options)
             result.cells = execution.cell_seconds
         finally:
-            pool.discard(kernel)
-            executed = time.perf_counter()
-            result.stages["execute"] = executed - ready
+            result.stages["execute"] = time.perf_counter() - ready
         note = budgets.check(
             budgets.budget_for(loaded, settings), result.stages["execute"], str(source.rel)
         )
         if note:
             reporter.warning(note)
-        await _write_outputs(exporter, loaded, settings, result)
-        result.stages["export"] = time.perf_counter() - executed
-        if cache is not None:
-            reads = (execution.reads - execution.writes) | cache.declared_files(source)
-            execution_record = (payload_of(loaded.nb), cache.fingerprints(reads))
-            _record(cache, job, result, reporter, execution_record)
+        return result, (kernel, execution)
     except NotebookError as exc:
         failed = isinstance(exc, (CellError, BudgetError))
         result.status = Status.FAILED if failed else Status.ERRORED
         result.error = exc
-        _record(cache, job, result, reporter)
     except Exception as exc:  # a bug or an unforeseen failure costs one notebook only
         result.status = Status.ERRORED
         result.error = NotebookError(str(source.rel), f"internal error: {exc!r}")
-    result.seconds = time.perf_counter() - began
-    return result
+    finally:
+        if kernel is not None and result.error is not None:
+            pool.discard(kernel)
+    return result, None
+
+
+async def _complete(
+    job: _Job, result: NotebookResult, executed: tuple[Kernel, Execution] | None,
+    pool: KernelPool, exporter: _ExportThread, settings: Settings, reporter: Reporter,
+    results: dict[int, NotebookResult], cache: Cache | None,
+) -> None:
+    """Collect what an executed notebook read, export and record it (or record its
+    failure), then report it."""
+    loaded = job.loaded
+    try:
+        if executed is not None:
+            kernel, execution = executed
+            began = time.perf_counter()
+            try:
+                if cache is not None:
+                    execution.reads, execution.writes = await tracked_files(
+                        kernel, settings.course
+                    )
+            finally:
+                pool.discard(kernel)
+            await _write_outputs(exporter, loaded, settings, result)
+            result.stages["export"] = time.perf_counter() - began
+            if cache is not None:
+                reads = (execution.reads - execution.writes) | cache.declared_files(loaded.source)
+                execution_record = (payload_of(loaded.nb), cache.fingerprints(reads))
+                _record(cache, job, result, reporter, execution_record)
+        else:
+            _record(cache, job, result, reporter)
+    except NotebookError as exc:
+        result.status, result.error = Status.ERRORED, exc
+        _record(cache, job, result, reporter)
+    except Exception as exc:  # a bug or an unforeseen failure costs one notebook only
+        result.status = Status.ERRORED
+        result.error = NotebookError(str(loaded.source.rel), f"internal error: {exc!r}")
+    result.seconds = time.perf_counter() - result.started
+    results[job.index] = result
+    _finish(settings, result, reporter)
 
 
 async def _write_outputs(

@@ -123,8 +123,13 @@ def build_report(result: BuildResult, *, course: Path, workers: int) -> dict[str
         for index, seconds in r.cells.items()
     ]
     done = sum(1 for r in result.results if r.action != "up to date")
-    # Workers hold a notebook from taking it until it is recorded (result.seconds).
-    busy = sum(r.seconds for r in result.results if "execute" in r.stages)
+    # A worker is held while its notebook waits for a kernel and executes; exporting
+    # and recording go on while it runs its next one.
+    busy = sum(
+        r.stages.get("kernel_wait", 0.0) + r.stages["execute"]
+        for r in result.results
+        if "execute" in r.stages
+    )
     capacity = workers * result.execution_span
     idle = max(0.0, capacity - busy)
     return {

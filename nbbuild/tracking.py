@@ -5,7 +5,10 @@ kernel. The hook sees every ``open`` (``open()``, ``io.open_code`` for imports,
 ``os.open``) and keeps the real paths under the course folder, as reads or writes.
 After the last cell, a silent request collects them, together with the modules
 in ``sys.modules`` whose file is under the course (imports served from
-``__pycache__`` are mapped back to their ``.py``). Files the notebook wrote are
+``__pycache__`` are mapped back to their ``.py``). A path is resolved (symlinks
+followed) only if, as written, it lies under the course, by its real or its given
+path; a file reached through a symlink placed outside the course is not seen.
+Files the notebook wrote are
 its outputs, not its dependencies. The hook leaves one trace a notebook could
 see: a module named ``_nbbuild_tracker`` in ``sys.modules``.
 """
@@ -22,8 +25,18 @@ MODULE = "_nbbuild_tracker"
 _INSTALL = r'''
 def _nbbuild_install(root):
     import os, sys, types
+    given = os.path.abspath(root) + os.sep
     root = os.path.realpath(root) + os.sep
     reads, writes = set(), set()
+
+    def inside(path):
+        # realpath costs a system call per path component: resolve only paths
+        # that, as written, are under the course (by its real or given path).
+        path = os.path.abspath(path)
+        if not (path.startswith(root) or path.startswith(given)):
+            return None
+        real = os.path.realpath(path)
+        return real if real.startswith(root) else None
     write_flags = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
 
     def hook(event, args):
@@ -33,8 +46,8 @@ def _nbbuild_install(root):
             path, mode, flags = (list(args) + [None, None])[:3]
             if isinstance(path, int) or path is None:
                 return
-            real = os.path.realpath(os.fsdecode(path))
-            if not real.startswith(root):
+            real = inside(os.fsdecode(path))
+            if real is None:
                 return
             if mode is None:
                 writing = bool((flags or 0) & write_flags)
@@ -48,8 +61,9 @@ def _nbbuild_install(root):
         found = set(reads)
         for module in list(sys.modules.values()):
             file = getattr(module, "__file__", None)
-            if isinstance(file, str) and os.path.realpath(file).startswith(root):
-                found.add(os.path.realpath(file))
+            real = inside(file) if isinstance(file, str) else None
+            if real is not None:
+                found.add(real)
         return __import__("json").dumps({"reads": sorted(found), "writes": sorted(writes)})
 
     tracker = types.ModuleType("%s")

@@ -224,7 +224,7 @@ def test_sigkill_halfway_then_rebuild_runs_only_the_unfinished(tmp_path, private
     time.sleep(0.5)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    # Kernels outlive a SIGKILLed nbbuild (issue 8 will make them notice); not ours to test here.
+    # Its kernels end by themselves within seconds (test_forking); not waited for here.
     for orphan in kernel_processes(private_tmp):
         orphan.kill()
     for n in ("slow0", "slow1"):  # make them quick for the rebuild

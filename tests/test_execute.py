@@ -7,10 +7,11 @@ from pathlib import PurePosixPath
 import pytest
 
 from nbbuild.errors import CellError, KernelDiedError
-from nbbuild.execute import ExecuteOptions, execute_notebook
+from nbbuild.execute import ExecuteOptions, execute_notebook, tracked_files
 from nbbuild.kernels import KernelPool, KernelRequest
 from nbbuild.model import Source, SourceKind
 from nbbuild.sources import load
+from nbbuild.tracking import install_code
 
 from .conftest import write_notebook
 
@@ -127,17 +128,18 @@ def test_files_read_and_written_are_tracked(tmp_path, private_tmp):
     loaded = _load(path)
 
     async def main():
-        async with KernelPool(spares=1) as pool:
+        # The pool installs the tracker when the kernel is ready; it is asked after.
+        async with KernelPool(spares=1, setup_code=install_code(tmp_path)) as pool:
             kernel = await pool.take(KernelRequest("python3", tmp_path))
             try:
-                return await execute_notebook(
-                    loaded, kernel, ExecuteOptions(timeout=60), track_root=tmp_path)
+                await execute_notebook(loaded, kernel, ExecuteOptions(timeout=60))
+                return await tracked_files(kernel, tmp_path)
             finally:
                 pool.discard(kernel)
 
-    execution = asyncio.run(main())
-    assert "helpers.py" in execution.reads and "data/in.csv" in execution.reads
-    assert "out.txt" in execution.writes
-    assert "unused.txt" not in execution.reads
+    reads, writes = asyncio.run(main())
+    assert "helpers.py" in reads and "data/in.csv" in reads
+    assert "out.txt" in writes
+    assert "unused.txt" not in reads
     counts = [c.get("execution_count") for c in loaded.nb.cells if c.cell_type == "code"]
     assert counts == [1, 2, 3]  # the tracker's silent requests are not counted

@@ -97,14 +97,37 @@ def test_forked_kernels_get_their_own_random_streams(tmp_path, private_tmp):
     assert first != second
 
 
-def test_a_dead_template_falls_back_to_normal_starts(tmp_path, private_tmp):
+def _template_pid(pool):
+    template = next(t for t in pool._templates._tasks.values()).result()
+    return template._proc.pid
+
+
+def test_a_dead_template_is_started_again(tmp_path, private_tmp):
     async def main():
         async with KernelPool(spares=1) as pool:
             first = await pool.take(KernelRequest("python3", tmp_path))
             assert first.km.provisioner.forked
-            template = next(iter(pool._templates._tasks.values())).result()
-            psutil.Process(template._proc.pid).kill()
-            await template._proc.wait()
+            old = _template_pid(pool)
+            psutil.Process(old).kill()
+            pool.discard(first)
+            second = await pool.take(KernelRequest("python3", tmp_path))
+            assert second.km.provisioner.forked and _template_pid(pool) != old
+            assert "42" in await _probe(second, "print(6 * 7)")
+            pool.discard(second)
+
+    asyncio.run(main())
+    assert kernel_processes(private_tmp) == []
+
+
+def test_a_template_that_keeps_dying_gives_way_to_normal_starts(tmp_path, private_tmp, monkeypatch):
+    from nbbuild.forking import Templates
+
+    monkeypatch.setattr(Templates, "MAX_RESTARTS", 0)
+
+    async def main():
+        async with KernelPool(spares=1) as pool:
+            first = await pool.take(KernelRequest("python3", tmp_path))
+            psutil.Process(_template_pid(pool)).kill()
             pool.discard(first)
             second = await pool.take(KernelRequest("python3", tmp_path))
             assert not getattr(second.km.provisioner, "forked", False)
@@ -113,6 +136,105 @@ def test_a_dead_template_falls_back_to_normal_starts(tmp_path, private_tmp):
 
     asyncio.run(main())
     assert kernel_processes(private_tmp) == []
+
+
+def test_preload_is_skipped_where_it_would_change_an_import(tmp_path):
+    from nbbuild.forking import preload_for
+
+    preload = ("numpy", "matplotlib.pyplot")
+    assert preload_for(preload, tmp_path) == preload
+    (tmp_path / "rc").mkdir()
+    (tmp_path / "rc" / "matplotlibrc").write_text("lines.linewidth: 3\n")
+    assert preload_for(preload, tmp_path / "rc") == ()
+    assert preload_for(("numpy",), tmp_path / "rc") == ("numpy",)  # rc only matters to matplotlib
+    (tmp_path / "own").mkdir()
+    (tmp_path / "own" / "numpy.py").write_text("X = 1\n")
+    assert preload_for(preload, tmp_path / "own") == ()
+    (tmp_path / "pkg" / "matplotlib").mkdir(parents=True)
+    assert preload_for(preload, tmp_path / "pkg") == ()
+    assert preload_for((), tmp_path) == ()
+
+
+def test_preloaded_modules_are_there_unless_the_folder_shadows_them(tmp_path, private_tmp):
+    shadow = tmp_path / "shadow"
+    shadow.mkdir()
+    (shadow / "numpy.py").write_text("LOCAL = True\n")
+    code = "import sys\nwas = 'numpy' in sys.modules\nimport numpy\nprint(was, hasattr(numpy, 'LOCAL'))"
+
+    async def main():
+        async with KernelPool(spares=1, preload=("numpy",)) as pool:
+            seen = []
+            for folder in (tmp_path, shadow):
+                kernel = await pool.take(KernelRequest("python3", folder))
+                assert kernel.km.provisioner.forked
+                seen.append((await _probe(kernel, code)).strip())
+                pool.discard(kernel)
+            return seen
+
+    assert asyncio.run(main()) == ["True False", "False True"]
+    assert kernel_processes(private_tmp) == []
+
+
+def test_a_preload_that_fails_is_reported_and_kernels_fork_without_it(tmp_path, private_tmp):
+    async def main():
+        async with KernelPool(spares=1, preload=("no_such_module_nbbuild",)) as pool:
+            kernel = await pool.take(KernelRequest("python3", tmp_path))
+            assert kernel.km.provisioner.forked
+            assert "42" in await _probe(kernel, "print(6 * 7)")
+            pool.discard(kernel)
+            return pool.problems
+
+    problems = asyncio.run(main())
+    assert len(problems) == 1
+    assert "cannot preload no_such_module_nbbuild" in problems[0]
+    assert "without preload" in problems[0]
+    assert kernel_processes(private_tmp) == []
+
+
+@pytest.mark.parametrize("fork", ["--fork", "--no-fork"])
+def test_kernels_end_soon_after_nbbuild_is_killed(tmp_path, private_tmp, fork):
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from .conftest import write_notebook
+
+    for i in range(2):
+        write_notebook(tmp_path / f"slow{i}.ipynb", "import time\ntime.sleep(60)")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "nbbuild", "build", str(tmp_path), "-j", "2", "-q", fork],
+        env={**os.environ, "TMPDIR": str(private_tmp)},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(_kernels(private_tmp, proc.pid)) < 2:
+        time.sleep(0.1)
+    assert len(_kernels(private_tmp, proc.pid)) >= 2, "the kernels never started"
+    time.sleep(0.5)  # both in their sleeping cell
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    killed = time.monotonic()
+    while time.monotonic() - killed < 10 and kernel_processes(private_tmp):
+        time.sleep(0.1)
+    left = kernel_processes(private_tmp)
+    for orphan in left:
+        orphan.kill()
+    assert left == [], f"still running {time.monotonic() - killed:.1f} s after the kill"
+    assert time.monotonic() - killed < 5
+
+
+def _kernels(marker, nbbuild_pid):
+    """The kernels (not nbbuild itself, not a template) of the test's nbbuild."""
+    found = []
+    for p in kernel_processes(marker):
+        try:
+            template = p.ppid() == nbbuild_pid and "kernel_template" in " ".join(p.cmdline())
+            if p.pid != nbbuild_pid and not template:
+                found.append(p)
+        except psutil.Error:
+            continue
+    return found
 
 
 def test_closing_the_pool_ends_the_template_and_its_kernels(tmp_path, private_tmp):
