@@ -391,13 +391,19 @@ def matrix_benchmark(args: argparse.Namespace) -> int:
     runs = 1 if quick else args.runs
     workers_list = [1, 2, 4, 8]
     formats = ["html", "slides", "notebook"]
-    course = args.course.resolve()
-    jobs = len(course_notebooks(course))
     result: dict = {"cpus": os.cpu_count(), "runs": runs, "quick": quick}
-    print(f"mixed course {course} ({jobs} notebooks), {os.cpu_count()} CPUs, {runs} run(s) each")
-    mixed = matrix_for(course, workers_list, runs, ["cold", "warm", "no-op"])
-    naive_workers = [4] if quick else [1, 4]
-    naive = naive_for(course, naive_workers, runs, formats)
+    with tempfile.TemporaryDirectory(prefix="nbbuild-bench-mixed-") as tmp:
+        size = 12 if quick else args.mixed
+        if size:
+            course = generate_mixed_course(Path(tmp) / "mixed", size, seed=args.seed)
+            label = f"generated mixed course (seed {args.seed})"
+        else:
+            course, label = args.course.resolve(), str(args.course)
+        jobs = len(course_notebooks(course))
+        print(f"mixed course: {label}, {jobs} notebooks; {os.cpu_count()} CPUs, {runs} run(s) each")
+        mixed = matrix_for(course, workers_list, runs, ["cold", "warm", "no-op"])
+        naive_workers = [4] if quick else [1, 4]
+        naive = naive_for(course, naive_workers, runs, formats)
     tables = {mode: print_table(f"nbbuild, mixed course, {mode}", mixed["times"][mode], jobs)
               for mode in ("cold", "warm", "no-op")}
     naive_table = print_table("naive nbconvert loop, mixed course (jobs = notebooks)", naive, jobs)
@@ -415,7 +421,19 @@ def matrix_benchmark(args: argparse.Namespace) -> int:
         print(f"| {w} | {t['read']:.2f} | {t['kernel_wait']:.2f} | {t['execute']:.2f} | "
               f"{t['export']:.2f} | {t['db']:.2f} | {100 * (p['worker_utilization'] or 0):.0f}% | "
               f"{100 * (p['stage_efficiency'] or 0):.0f}% |")
-    count, seconds = (16, 0.5) if quick else (24, 2.0)
+    fixture = None
+    if not quick:
+        # The small demo course too, for comparison: its fixed costs weigh more.
+        demo = HERE / "fixtures" / "course"
+        demo_times = matrix_for(demo, [4], runs, ["cold"])["times"]["cold"][4]
+        demo_naive = naive_for(demo, [4], runs, formats)[4]
+        fixture = {"notebooks": len(course_notebooks(demo)), "nbbuild_cold": summarize(demo_times),
+                   "naive": summarize(demo_naive),
+                   "ratio": statistics.median(demo_naive) / statistics.median(demo_times)}
+        print(f"\nfixtures/course at 4 workers: nbbuild cold {statistics.median(demo_times):.2f} s "
+              f"(±{100 * _spread(demo_times):.0f}%), naive {statistics.median(demo_naive):.2f} s "
+              f"(±{100 * _spread(demo_naive):.0f}%): {fixture['ratio']:.1f}x")
+    count, seconds = (16, 0.5) if quick else (args.wait_notebooks, 2.0)
     with tempfile.TemporaryDirectory(prefix="nbbuild-bench-wait-") as tmp:
         wait_course = generate_wait_course(Path(tmp) / "wait", count, seconds)
         print(f"\nwait-bound course: {count} notebooks sleeping {seconds} s each")
@@ -423,9 +441,10 @@ def matrix_benchmark(args: argparse.Namespace) -> int:
         wait = matrix_for(wait_course, wait_workers, runs, ["cold"])
         wait_table = print_table("nbbuild, wait-bound course, cold", wait["times"]["cold"], count)
     result.update({
-        "mixed": {"notebooks": jobs, "tables": tables, "phases": mixed["phases"]},
-        "naive": naive_table, "ratio_naive_over_nbbuild": ratios,
+        "mixed": {"course": label, "notebooks": jobs, "tables": tables, "phases": mixed["phases"]},
+        "naive": naive_table, "ratio_naive_over_nbbuild": ratios, "fixtures_course": fixture,
         "wait_bound": {"notebooks": count, "sleep_seconds": seconds, "table": wait_table},
+        "naive_retries": NAIVE_RETRIES,
     })
     if args.json:
         args.json.write_text(json.dumps(result, indent=2, default=str) + "\n")
@@ -454,6 +473,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--matrix", action="store_true",
                         help="instead: 1/2/4/8 workers, cold/warm/no-op, naive at 1 and 4, "
                              "and a wait-bound course")
+    parser.add_argument("--mixed", type=int, default=40, metavar="N",
+                        help="with --matrix: notebooks in the generated mixed course; "
+                             "0 uses --course instead [40]")
+    parser.add_argument("--seed", type=int, default=2026, help="of the generated course [2026]")
+    parser.add_argument("--wait-notebooks", type=int, default=48, metavar="N",
+                        help="with --matrix: notebooks in the wait-bound course [48]")
     parser.add_argument("--quick", action="store_true",
                         help="with --matrix: one run each, fewer configurations (< 2 min)")
     args = parser.parse_args(argv)

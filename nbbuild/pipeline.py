@@ -176,9 +176,9 @@ async def _run_all(
         to_render: list[_Job] = []
         async for job in _plan_all(course.sources, order, pool, results, cache):
             (to_execute if job.decision.action is Action.EXECUTE else to_render).append(job)
-        if to_render or not to_execute:
+        if to_render and not to_execute:
             warm = exporter.submit(exporter.exporters.warm_up)
-        else:
+        elif to_execute:
             # Importing nbconvert and compiling templates takes ~0.5 s of CPU and holds
             # the GIL: start once the first kernel is up, so it does not slow the
             # first kernels' boot (they are CPU-bound too) nor the loop driving them.
