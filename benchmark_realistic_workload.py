@@ -23,6 +23,13 @@ median of the rounds, plus min/max.
 
     python benchmark_realistic_workload.py                      # fixtures/course, 3 rounds
     python benchmark_realistic_workload.py --runs 5 --workers 4 --json results.json
+
+Other modes (docs/performance.md has their results):
+
+    python benchmark_realistic_workload.py --matrix [--quick]   # 1/2/4/8 workers, naive, wait-bound
+    python benchmark_realistic_workload.py --noop 1000          # no-op builds of 1,000 notebooks
+    python benchmark_realistic_workload.py --forking --runs 5   # forked vs spawned kernels
+    python benchmark_realistic_workload.py --preload --runs 5   # needs pip install -e '.[bench]'
 """
 
 from __future__ import annotations
@@ -451,6 +458,116 @@ def matrix_benchmark(args: argparse.Namespace) -> int:
     return 0
 
 
+def generate_short_course(root: Path, count: int) -> Path:
+    """``count`` short notebooks of a few trivial cells: kernel start-up is the cost."""
+    for i in range(count):
+        folder = root / f"part-{i // 25:02d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        _write_lecture(folder / f"{i:03d}-short", [
+            ("markdown", f"# Short {i}"),
+            ("code", f"x = {i}\nx * 2"),
+            ("code", "print('hello')"),
+            ("code", "[k * k for k in range(5)]"),
+        ], as_py=bool(i % 2))
+    return root
+
+
+def generate_import_course(root: Path, count: int, preload: bool) -> Path:
+    """``count`` notebooks that import numpy, pandas and matplotlib (cell 1) and draw
+    a plot (cell 2); ``preload`` declares those modules in nbbuild.toml."""
+    root.mkdir(parents=True)
+    if preload:
+        (root / "nbbuild.toml").write_text(
+            'preload = ["numpy", "pandas", "matplotlib.pyplot"]\n')
+    for i in range(count):
+        _write_lecture(root / f"{i:02d}-plot", [
+            ("code", "import numpy as np\nimport pandas as pd\nimport matplotlib.pyplot as plt"),
+            ("code", f"df = pd.DataFrame({{'x': np.arange(50), 'y': np.arange(50) ** {1 + i % 3}}})\n"
+                     "ax = df.plot(x='x', y='y', figsize=(4, 3))\nplt.show()"),
+        ], as_py=bool(i % 2))
+    return root
+
+
+def _report_build(course: Path, workers: int, *extra: str) -> tuple[float, dict]:
+    with tempfile.TemporaryDirectory(prefix="nbbuild-bench-r-") as tmp:
+        report = Path(tmp) / "r.json"
+        elapsed = _timed_build(course, Path(tmp) / "out", Path(tmp) / "store", workers,
+                               report, *extra)
+        return elapsed, json.loads(report.read_text())
+
+
+def forking_benchmark(args: argparse.Namespace) -> int:
+    """Issue 5: 100 short notebooks, 3 formats, 2 workers: forked kernels against
+    pre-started spares (--no-fork), side by side, ``--runs`` rounds (default 5)."""
+    runs = args.runs
+    with tempfile.TemporaryDirectory(prefix="nbbuild-bench-fork-") as tmp:
+        course = generate_short_course(Path(tmp) / "short", args.short)
+        sides = {"fork": (), "spawn": ("--no-fork",)}
+        times: dict[str, list[float]] = {k: [] for k in sides}
+        cpu: dict[str, list[float]] = {k: [] for k in sides}
+        for i in range(runs):
+            order = list(sides) if i % 2 == 0 else list(sides)[::-1]
+            for name in order:
+                elapsed, report = _report_build(course, 2, *sides[name])
+                assert report["kernel_strategy"] == name, report["kernel_strategy"]
+                times[name].append(elapsed)
+                cpu[name].append(report["kernel_cpu_per_notebook"])
+                print(f"  round {i + 1}: {name:5} {elapsed:6.2f} s, kernel CPU per notebook "
+                      f"{1000 * cpu[name][-1]:.0f} ms", flush=True)
+    print(f"\n{args.short} short notebooks, html+slides+notebook, --workers 2, {runs} rounds\n")
+    print("| kernels | median (s) | spread | kernel CPU per notebook (median) |")
+    print("|---|---|---|---|")
+    for name in sides:
+        print(f"| {name} | {statistics.median(times[name]):.2f} | ±{100 * _spread(times[name]):.0f}% | "
+              f"{1000 * statistics.median(cpu[name]):.0f} ms |")
+    ratio = statistics.median(times["spawn"]) / statistics.median(times["fork"])
+    print(f"\nforked kernels: {ratio:.2f}x faster than pre-started spares")
+    if args.json:
+        args.json.write_text(json.dumps({"notebooks": args.short, "times": times,
+                                         "kernel_cpu_per_notebook": cpu, "ratio": ratio},
+                                        indent=2) + "\n")
+    return 0
+
+
+def preload_benchmark(args: argparse.Namespace) -> int:
+    """Issue 5: notebooks that import numpy, pandas and matplotlib and plot, with and
+    without ``preload``: the import cell's time, the execution time per notebook."""
+    runs, workers = args.runs, args.workers
+    with tempfile.TemporaryDirectory(prefix="nbbuild-bench-preload-") as tmp:
+        courses = {
+            "without preload": generate_import_course(Path(tmp) / "plain", args.imports, False),
+            "with preload": generate_import_course(Path(tmp) / "pre", args.imports, True),
+        }
+        rows: dict[str, dict[str, list[float]]] = {
+            k: {"wall": [], "import_cell": [], "plot_cell": [], "execute": [], "kernel_cpu": []}
+            for k in courses}
+        for i in range(runs):
+            for name in (list(courses) if i % 2 == 0 else list(courses)[::-1]):
+                elapsed, report = _report_build(courses[name], workers)
+                nbs = report["notebooks"]
+                row = rows[name]
+                row["wall"].append(elapsed)
+                row["import_cell"].append(statistics.median(n["cells"]["1"] for n in nbs))
+                row["plot_cell"].append(statistics.median(n["cells"]["2"] for n in nbs))
+                row["execute"].append(statistics.median(n["phases"]["execute"] for n in nbs))
+                row["kernel_cpu"].append(report["kernel_cpu_per_notebook"])
+                print(f"  round {i + 1}: {name:15} {elapsed:6.2f} s, import cell "
+                      f"{1000 * row['import_cell'][-1]:.0f} ms", flush=True)
+    print(f"\n{args.imports} notebooks importing numpy, pandas, matplotlib and plotting, "
+          f"--workers {workers}, {runs} rounds (medians over notebooks, then rounds)\n")
+    print("| | build (s) | import cell (ms) | plot cell (ms) | execute per notebook (ms) | "
+          "kernel CPU per notebook (ms) |")
+    print("|---|---|---|---|---|---|")
+    for name, row in rows.items():
+        m = {k: statistics.median(v) for k, v in row.items()}
+        print(f"| {name} | {m['wall']:.2f} | {1000 * m['import_cell']:.0f} | "
+              f"{1000 * m['plot_cell']:.0f} | {1000 * m['execute']:.0f} | "
+              f"{1000 * m['kernel_cpu']:.0f} |")
+    if args.json:
+        args.json.write_text(json.dumps({"notebooks": args.imports, "rows": rows}, indent=2) + "\n")
+    return 0
+
+
 def summarize(times: list[float]) -> dict[str, float]:
     return {
         "median": statistics.median(times),
@@ -479,6 +596,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=2026, help="of the generated course [2026]")
     parser.add_argument("--wait-notebooks", type=int, default=48, metavar="N",
                         help="with --matrix: notebooks in the wait-bound course [48]")
+    parser.add_argument("--forking", action="store_true",
+                        help="instead: short notebooks at 2 workers, forked vs spawned kernels")
+    parser.add_argument("--short", type=int, default=100, metavar="N",
+                        help="with --forking: how many short notebooks [100]")
+    parser.add_argument("--preload", action="store_true",
+                        help="instead: numpy/pandas/matplotlib notebooks with and without preload")
+    parser.add_argument("--imports", type=int, default=12, metavar="N",
+                        help="with --preload: how many notebooks [12]")
     parser.add_argument("--quick", action="store_true",
                         help="with --matrix: one run each, fewer configurations (< 2 min)")
     args = parser.parse_args(argv)
@@ -486,6 +611,10 @@ def main(argv: list[str] | None = None) -> int:
         return noop_benchmark(args.noop, args.runs, args.workers)
     if args.matrix:
         return matrix_benchmark(args)
+    if args.forking:
+        return forking_benchmark(args)
+    if args.preload:
+        return preload_benchmark(args)
     course = args.course.resolve()
     formats = [f.strip() for f in args.formats.split(",") if f.strip()]
     n_notebooks = len(course_notebooks(course))

@@ -53,6 +53,22 @@ class Kernel:
         self.startup = startup
         #: From the kernel's ``kernel_info_reply``, for the notebook's metadata.
         self.language_info: dict[str, Any] | None = None
+        #: CPU seconds the kernel process used (with its finished children), read
+        #: when it is discarded; None if it was already gone.
+        self.cpu_seconds: float | None = None
+
+    def read_cpu(self) -> None:
+        """Keep the process's CPU time now, before it is killed."""
+        import psutil
+
+        pid = self.pid
+        if pid is None:
+            return
+        try:
+            t = psutil.Process(pid).cpu_times()
+        except psutil.Error:
+            return
+        self.cpu_seconds = t.user + t.system + t.children_user + t.children_system
 
     @property
     def pid(self) -> int | None:
@@ -166,6 +182,8 @@ class KernelPool:
 
     def discard(self, kernel: Kernel) -> None:
         """Shut a used kernel down in the background, off the critical path."""
+        if kernel in self._in_use:
+            kernel.read_cpu()
         self._in_use.discard(kernel)
         self._track(asyncio.ensure_future(kernel.shutdown()))
 

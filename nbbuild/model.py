@@ -69,6 +69,9 @@ class NotebookResult:
     cells: dict[int, float] = field(default_factory=dict)
     #: Seconds the notebook's kernel took to start (usually before it was needed).
     kernel_startup: float = 0.0
+    #: CPU seconds of the notebook's kernel process, from its start (or fork)
+    #: until the notebook was done with it; None when not measured.
+    kernel_cpu: float | None = None
     #: Seconds from taking a worker until done (exported and recorded).
     seconds: float = 0.0
     #: ``time.perf_counter()`` when a worker took it (internal).
@@ -99,6 +102,8 @@ class BuildResult:
     #: Kernels the pool started (or forked), and whether they were forked.
     kernels_started: int = 0
     forked: bool = False
+    #: Modules the kernel templates preloaded (``preload``), when kernels were forked.
+    preload: tuple[str, ...] = ()
     #: CPU seconds of the nbbuild process itself (kernels are separate processes).
     cpu_seconds: float = 0.0
     #: The JSON report (report.py), when the build was recorded in the store.

@@ -210,6 +210,7 @@ async def _run_all(
         pool_stats = {
             "kernels_started": pool.started,
             "forked": pool.forked,
+            "preload": pool.preload if pool.forked else (),
             "resources": sampler,
             "pool_startup": pool.startup_seconds,
             "execution_span": time.perf_counter() - dispatched,
@@ -430,6 +431,7 @@ async def _execute_one(
     finally:
         if kernel is not None and result.error is not None:
             pool.discard(kernel)
+            result.kernel_cpu = kernel.cpu_seconds
     return result, None
 
 
@@ -452,6 +454,7 @@ async def _complete(
                     )
             finally:
                 pool.discard(kernel)
+                result.kernel_cpu = kernel.cpu_seconds
             await _write_outputs(exporter, loaded, settings, result)
             result.stages["export"] = time.perf_counter() - began
             if cache is not None:

@@ -28,7 +28,8 @@ SCHEMA: dict[str, Any] = {
     "required": [
         "report_version", "nbbuild", "created", "course", "out", "workers", "wall_seconds",
         "cpu_seconds", "database_seconds", "kernels_started", "pool_startup_seconds",
-        "workers_busy_seconds", "workers_idle_seconds", "worker_utilization", "forked", "counts",
+        "workers_busy_seconds", "workers_idle_seconds", "worker_utilization", "forked",
+        "kernel_strategy", "preload", "kernel_cpu_seconds", "kernel_cpu_per_notebook", "counts",
         "throughput", "stage_totals", "stage_efficiency", "slowest_notebooks",
         "slowest_cells", "resources", "notebooks",
     ],
@@ -48,6 +49,10 @@ SCHEMA: dict[str, Any] = {
         "workers_idle_seconds": _seconds,
         "worker_utilization": {"type": ["number", "null"], "minimum": 0, "maximum": 1},
         "forked": {"type": "boolean"},
+        "kernel_strategy": {"enum": ["fork", "spawn", "none"]},
+        "preload": {"type": "array", "items": {"type": "string"}},
+        "kernel_cpu_seconds": _seconds,
+        "kernel_cpu_per_notebook": {"type": ["number", "null"], "minimum": 0},
         "counts": {
             "type": "object",
             "required": ["notebooks", "built", "failed", "errored", "executed", "rendered",
@@ -88,7 +93,8 @@ SCHEMA: dict[str, Any] = {
                 "type": "object",
                 "required": ["source", "title", "status", "action", "reasons", "queued_seconds",
                              "total_seconds",
-                             "phases", "export_detail", "kernel_startup", "cells", "outputs",
+                             "phases", "export_detail", "kernel_startup", "kernel_cpu_seconds",
+                             "cells", "outputs",
                              "error"],
                 "properties": {
                     "source": {"type": "string"},
@@ -102,6 +108,7 @@ SCHEMA: dict[str, Any] = {
                                "additionalProperties": _seconds},
                     "export_detail": _phase_map,
                     "kernel_startup": _seconds,
+                    "kernel_cpu_seconds": {"type": ["number", "null"], "minimum": 0},
                     "cells": {"type": "object", "additionalProperties": _seconds},
                     "outputs": {"type": "object", "additionalProperties": {"type": "string"}},
                     "error": {"type": ["string", "null"]},
@@ -131,6 +138,7 @@ def build_report(result: BuildResult, *, course: Path, workers: int) -> dict[str
         if "execute" in r.stages
     )
     capacity = workers * result.execution_span
+    measured = [r.kernel_cpu for r in result.results if r.kernel_cpu is not None]
     idle = max(0.0, capacity - busy)
     return {
         "report_version": REPORT_VERSION,
@@ -148,6 +156,12 @@ def build_report(result: BuildResult, *, course: Path, workers: int) -> dict[str
         "workers_idle_seconds": idle,
         "worker_utilization": min(1.0, busy / capacity) if capacity > 0 else None,
         "forked": result.forked,
+        "kernel_strategy": (
+            "none" if not result.kernels_started else "fork" if result.forked else "spawn"
+        ),
+        "preload": list(result.preload),
+        "kernel_cpu_seconds": sum(measured),
+        "kernel_cpu_per_notebook": sum(measured) / len(measured) if measured else None,
         "counts": {
             "notebooks": len(result.results),
             "built": result.count(Status.BUILT),
@@ -185,6 +199,7 @@ def _notebook(r: NotebookResult) -> dict[str, Any]:
         "phases": phases,
         "export_detail": dict(r.export_detail),
         "kernel_startup": r.kernel_startup,
+        "kernel_cpu_seconds": r.kernel_cpu,
         "cells": {str(i + 1): s for i, s in r.cells.items()},
         "outputs": {fmt: str(p) for fmt, p in r.outputs.items()},
         "error": str(r.error) if r.error is not None else None,

@@ -194,3 +194,14 @@ def test_forked_and_normally_started_kernels_give_identical_outputs(
     result = build(load_settings(course, workers=4, fork_kernels=False))
     assert result.ok
     assert snapshot(course / "_build") == reference  # the reference used forked kernels
+
+
+@pytest.mark.xdist_group("course-matrix")
+def test_preloaded_kernels_give_identical_outputs(course, private_tmp, reference):
+    """numpy and matplotlib imported once in the template: the plotting lecture's
+    figure and every other output stay byte-identical."""
+    config = course / "nbbuild.toml"
+    config.write_text(config.read_text() + 'preload = ["numpy", "matplotlib.pyplot"]\n')
+    result = build(load_settings(course, workers=4))
+    assert result.ok and result.forked
+    assert snapshot(course / "_build") == reference

@@ -26,8 +26,11 @@ EXPECTED = {
 }
 
 
-def test_every_bad_notebook_is_reported_and_the_rest_builds(broken, private_tmp):
-    result = build(load_settings(broken, workers=4))
+@pytest.mark.parametrize("fork", [True, False], ids=["forked", "spawned"])
+def test_every_bad_notebook_is_reported_and_the_rest_builds(broken, private_tmp, fork):
+    """Forked and spawned kernels fail alike: a crash, a timeout, input(), a raise."""
+    result = build(load_settings(broken, workers=4, fork_kernels=fork))
+    assert result.forked is fork
     seen = {str(r.source.rel): r for r in result.results}
     assert set(seen) == set(EXPECTED)
     for name, (status, message) in EXPECTED.items():

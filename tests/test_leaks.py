@@ -79,7 +79,8 @@ def _outputs(nb):
     ], [cell.get("execution_count") for cell in nb.cells if cell.cell_type == "code"]
 
 
-def test_forked_preloaded_kernels_match_nbconvert_execute(tmp_path, private_tmp):
+@pytest.mark.parametrize("fork", [True, False], ids=["forked-preloaded", "spawned"])
+def test_kernels_match_nbconvert_execute(tmp_path, private_tmp, fork):
     course = tmp_path / "course"
     course.mkdir()
     (course / "nbbuild.toml").write_text(
@@ -92,9 +93,9 @@ def test_forked_preloaded_kernels_match_nbconvert_execute(tmp_path, private_tmp)
     (plain / "data.txt").write_text("data\n")
     write_notebook(plain / "b_probe.ipynb", PROBE, "print(2 + 2)")
 
-    result = build(load_settings(course, workers=1))
+    result = build(load_settings(course, workers=1, fork_kernels=fork))
     assert result.ok, [str(r.error) for r in result.results if r.error]
-    assert result.forked
+    assert result.forked is fork
 
     for folder in ("with_rc", "plain"):
         ours = nbformat.read(course / "_build" / folder / "b_probe.ipynb", as_version=4)

@@ -46,6 +46,11 @@ def test_report_of_a_full_build(course, private_tmp, tmp_path):
     assert report["kernels_started"] == 13 and report["workers"] == 4
     assert report["database_seconds"] > 0 and report["cpu_seconds"] > 0
     assert 0 < report["stage_efficiency"] <= 1
+    assert report["kernel_strategy"] == "fork" and report["preload"] == []
+    per_kernel = [nb["kernel_cpu_seconds"] for nb in report["notebooks"]]
+    assert all(c is not None and c > 0 for c in per_kernel)
+    assert report["kernel_cpu_seconds"] == pytest.approx(sum(per_kernel))
+    assert report["kernel_cpu_per_notebook"] == pytest.approx(sum(per_kernel) / 13)
     for nb in report["notebooks"]:
         assert nb["kernel_startup"] > 0 and nb["phases"]["execute"] > 0
         assert set(nb["export_detail"]) == {"render:html", "render:slides", "render:notebook",
@@ -65,12 +70,14 @@ def test_report_of_a_noop_and_a_failing_build(tmp_path, private_tmp):
     _check(report)
     bad = next(n for n in report["notebooks"] if n["source"] == "bad.ipynb")
     assert bad["status"] == "failed" and "ZeroDivisionError" in bad["error"]
+    assert bad["kernel_cpu_seconds"] > 0  # measured for a failed notebook too
     assert bad["outputs"] == {}
     run_nbbuild(str(course), "-q", "--report", str(path))
     again = json.loads(path.read_text())
     _check(again)
     ok = next(n for n in again["notebooks"] if n["source"] == "ok.ipynb")
     assert ok["action"] == "up to date" and again["counts"]["executed"] == 1  # bad re-ran
+    assert ok["kernel_cpu_seconds"] is None
 
 
 def test_schema_rejects_an_inconsistent_report():
