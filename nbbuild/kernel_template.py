@@ -24,6 +24,7 @@ by nbbuild.
 """
 
 import ctypes
+import gc
 import importlib
 import importlib.util
 import json
@@ -83,6 +84,12 @@ def main(preload: list) -> None:
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     reply = os.fdopen(os.dup(1), "w", buffering=1)
     requests = os.fdopen(os.dup(0), "r")
+    # Every object above is shared with the children copy-on-write. A child's
+    # garbage collector would visit (write to) each of them and copy most of the
+    # template's memory; frozen, they are left alone (CPython's gc.freeze, made
+    # for forking servers). The garbage of the imports is collected first.
+    gc.collect()
+    gc.freeze()
     _send(reply, {"ready": os.getpid()})
     for line in requests:
         try:

@@ -166,7 +166,7 @@ async def _run_all(
     results: dict[int, NotebookResult] = {}
     warm = None
     async with KernelPool(
-        spares=settings.workers,
+        spares=_spares(settings),
         startup_timeout=settings.startup_timeout,
         fork=settings.fork_kernels,
         preload=settings.preload,
@@ -223,6 +223,15 @@ async def _run_all(
         await warm
     pool_stats["resources"] = pool_stats["resources"].summary()
     return results, pool_stats
+
+
+def _spares(settings: Settings) -> int:
+    """Kernels to keep starting or ready. A forked kernel costs little CPU but takes
+    ~0.15 s from fork to ready, longer than a short notebook runs; twice the workers
+    keeps short notebooks from waiting (100 short notebooks at 2 workers: 10.5 s
+    with 2 spares, 7.6 s with 4, no better with 6 or 8). A kernel started the usual
+    way costs ~0.3 s of CPU: more than ``workers`` at once only slows the first."""
+    return settings.workers * 2 if settings.fork_kernels else settings.workers
 
 
 async def _warm_up_after(pool: KernelPool, exporter: _ExportThread) -> None:
