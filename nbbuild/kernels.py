@@ -275,6 +275,10 @@ class KernelPool:
             import zmq.asyncio
 
             self._context = zmq.asyncio.Context()
+            # A client usually connects before its kernel has bound its sockets;
+            # ZeroMQ then retries every 100 ms by default, which is most of a
+            # forked kernel's start-up. Retry every 10 ms instead.
+            self._context.setsockopt(zmq.RECONNECT_IVL, 10)
         name = f"kernel-{uuid.uuid4().hex[:12]}"
         km = AsyncKernelManager(
             kernel_name=request.kernel_name,
@@ -369,7 +373,7 @@ async def wait_until_ready(km: Any, kc: Any, timeout: float) -> dict[str, Any]:
     raise KernelStartError(f"kernel did not become ready within {timeout:g} s")
 
 
-_READY_ROUND = 0.2
+_READY_ROUND = 0.1
 
 
 async def run_silent(kc: Any, code: str, *, timeout: float, **kwargs: Any) -> dict[str, Any]:
