@@ -170,7 +170,8 @@ class KernelTemplate:
             await proc.wait()
 
 
-TemplateKey = tuple[tuple[str, ...], tuple[str, ...]]
+#: (interpreter command, preload, the kernelspec's own environment variables).
+TemplateKey = tuple[tuple[str, ...], tuple[str, ...], tuple[tuple[str, str], ...]]
 
 
 class Templates:
@@ -219,7 +220,10 @@ class Templates:
         split = split_ipykernel_command(list(km.kernel_spec.argv))
         if split is None:
             return
-        key = (tuple(split[0]), preload)
+        # A kernelspec may set environment variables; preloaded modules must be
+        # imported under them, as the kernel would import them.
+        spec_env = tuple(sorted((getattr(km.kernel_spec, "env", None) or {}).items()))
+        key = (tuple(split[0]), preload, spec_env)
         template = await self._get(key)
         if template is None or not template.alive:
             return
@@ -232,7 +236,8 @@ class Templates:
     async def _get(self, key: TemplateKey) -> KernelTemplate | None:
         template = await self._get_one(key)
         if template is None and key[1]:
-            return await self._get_one((key[0], ()))  # the preload failed: fork without
+            # The preload failed: fork from a template without it.
+            return await self._get_one((key[0], (), key[2]))
         return template
 
     async def _get_one(self, key: TemplateKey) -> KernelTemplate | None:
@@ -255,9 +260,12 @@ class Templates:
         return task
 
     async def _start(self, key: TemplateKey) -> KernelTemplate | None:
-        prefix, preload = key
+        prefix, preload, spec_env = key
+        env = self.env
+        if spec_env:
+            env = {**(self.env if self.env is not None else os.environ), **dict(spec_env)}
         template = KernelTemplate(
-            list(prefix), self.runtime_dir, preload=preload, env=self.env,
+            list(prefix), self.runtime_dir, preload=preload, env=env,
             startup_timeout=self.startup_timeout,
         )
         try:

@@ -76,6 +76,10 @@ def main(preload: list) -> None:
             except BaseException as exc:  # reported to nbbuild, which warns
                 _send(sys.stdout, {"error": f"cannot preload {name}: {type(exc).__name__}: {exc}"})
                 sys.exit(1)
+            if threading.active_count() != 1:
+                _send(sys.stdout, {"error": f"preloading {name} started a thread; "
+                                            "forking from it would be unsafe"})
+                sys.exit(1)
 
     # `python -m ipykernel_launcher` makes the launcher's path sys.argv[0].
     launcher = importlib.util.find_spec("ipykernel_launcher").origin

@@ -36,7 +36,7 @@ from .errors import (
 )
 from .execute import ExecuteOptions, Execution, execute_notebook, tracked_files
 from .export import Exporters
-from .kernels import Kernel, KernelPool, KernelRequest, KernelStartError
+from .kernels import Kernel, KernelPool, KernelRequest, KernelStartError, supports_fork
 from .layout import output_paths
 from .lock import BuildLock
 from .model import BuildResult, Course, NotebookResult, Source, Status
@@ -231,7 +231,8 @@ def _spares(settings: Settings) -> int:
     keeps short notebooks from waiting (100 short notebooks at 2 workers: 10.5 s
     with 2 spares, 7.6 s with 4, no better with 6 or 8). A kernel started the usual
     way costs ~0.3 s of CPU: more than ``workers`` at once only slows the first."""
-    return settings.workers * 2 if settings.fork_kernels else settings.workers
+    forking = settings.fork_kernels and supports_fork()
+    return settings.workers * 2 if forking else settings.workers
 
 
 async def _warm_up_after(pool: KernelPool, exporter: _ExportThread) -> None:

@@ -1,16 +1,17 @@
 """Which course files a notebook read: an audit hook installed in its kernel.
 
-Before the first cell, a silent execution installs ``sys.addaudithook`` in the
-kernel. The hook sees every ``open`` (``open()``, ``io.open_code`` for imports,
-``os.open``) and keeps the real paths under the course folder, as reads or writes.
-After the last cell, a silent request collects them, together with the modules
-in ``sys.modules`` whose file is under the course (imports served from
-``__pycache__`` are mapped back to their ``.py``). A path is resolved (symlinks
-followed) only if, as written, it lies under the course, by its real or its given
-path; a file reached through a symlink placed outside the course is not seen.
-Files the notebook wrote are
-its outputs, not its dependencies. The hook leaves one trace a notebook could
-see: a module named ``_nbbuild_tracker`` in ``sys.modules``.
+When a kernel is ready, before any notebook takes it, the pool runs a silent
+execution that installs ``sys.addaudithook`` in it (``KernelPool(setup_code=...)``).
+The hook sees every ``open`` (``open()``, ``io.open_code`` for imports,
+``os.open``) and keeps the real paths under the course folder, as reads or
+writes. After the last cell, a silent request (``execute.tracked_files``)
+collects them, together with the modules in ``sys.modules`` whose file is under
+the course (imports served from ``__pycache__`` are mapped back to their
+``.py``). A path is resolved (symlinks followed) only if, as written, it lies
+under the course, by its real or its given path; a file reached through a
+symlink placed outside the course is not seen. Files the notebook wrote are its
+outputs, not its dependencies. The hook leaves one trace a notebook could see: a
+module named ``_nbbuild_tracker`` in ``sys.modules``.
 """
 
 from __future__ import annotations

@@ -251,3 +251,60 @@ def test_closing_the_pool_ends_the_template_and_its_kernels(tmp_path, private_tm
     pid = asyncio.run(main())
     assert not psutil.pid_exists(pid)
     assert kernel_processes(private_tmp) == []
+
+
+def _module_dir(tmp_path, **modules):
+    folder = tmp_path / "modules"
+    folder.mkdir()
+    for name, code in modules.items():
+        (folder / f"{name}.py").write_text(code)
+    return folder
+
+
+def test_preload_sees_the_kernelspec_environment(tmp_path, private_tmp, monkeypatch):
+    """A kernelspec's own env reaches preloaded imports, as it reaches a kernel's."""
+    import os
+
+    modules = _module_dir(tmp_path, probe_mod="import os\nSEEN = os.environ.get('NBBUILD_SPEC')\n")
+    spec = tmp_path / "jupyter" / "kernels" / "withenv"
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "with env", "language": "python", "env": {"NBBUILD_SPEC": "on"},
+    }))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    env = {**os.environ, "PYTHONPATH": str(modules)}
+    code = "import sys\nwas = 'probe_mod' in sys.modules\nimport probe_mod\nprint(was, probe_mod.SEEN)"
+
+    async def main():
+        async with KernelPool(spares=1, preload=("probe_mod",), env=env) as pool:
+            kernel = await pool.take(KernelRequest("withenv", tmp_path))
+            assert kernel.km.provisioner.forked
+            seen = (await _probe(kernel, code)).strip()
+            pool.discard(kernel)
+            return seen
+
+    assert asyncio.run(main()) == "True on"
+    assert kernel_processes(private_tmp) == []
+
+
+def test_a_preload_that_starts_a_thread_is_refused(tmp_path, private_tmp):
+    import os
+
+    modules = _module_dir(
+        tmp_path, spins="import threading, time\n"
+                        "threading.Thread(target=time.sleep, args=(60,), daemon=True).start()\n")
+    env = {**os.environ, "PYTHONPATH": str(modules)}
+
+    async def main():
+        async with KernelPool(spares=1, preload=("spins",), env=env) as pool:
+            kernel = await pool.take(KernelRequest("python3", tmp_path))
+            assert kernel.km.provisioner.forked  # from a template without the preload
+            seen = (await _probe(kernel, "import sys\nprint('spins' in sys.modules)")).strip()
+            pool.discard(kernel)
+            return seen, pool.problems
+
+    seen, problems = asyncio.run(main())
+    assert seen == "False"
+    assert len(problems) == 1 and "preloading spins started a thread" in problems[0]
+    assert kernel_processes(private_tmp) == []
