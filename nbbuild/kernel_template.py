@@ -88,6 +88,8 @@ def main(preload: list) -> None:
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     reply = os.fdopen(os.dup(1), "w", buffering=1)
     requests = os.fdopen(os.dup(0), "r")
+    _warm_caches()
+
     # Every object above is shared with the children copy-on-write. A child's
     # garbage collector would visit (write to) each of them and copy most of the
     # template's memory; frozen, they are left alone (CPython's gc.freeze, made
@@ -106,6 +108,18 @@ def main(preload: list) -> None:
             _send(reply, {"pid": pid})
         except Exception as exc:  # reported to nbbuild, which falls back to a normal start
             _send(reply, {"error": f"{type(exc).__name__}: {exc}"})
+
+
+def _warm_caches() -> None:
+    """Fill the module-level caches a kernel's first cell fills (compiled regular
+    expressions, tokenizer tables), without making a shell: the children inherit
+    them instead of each building its own."""
+    try:
+        from IPython.core.inputtransformer2 import TransformerManager
+
+        TransformerManager().transform_cell("x = 1\nprint(x)\n")
+    except Exception:  # another IPython: the kernels warm themselves
+        pass
 
 
 def _send(stream, message: dict) -> None:
