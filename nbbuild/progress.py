@@ -142,8 +142,11 @@ def time_summary(result: BuildResult) -> list[str]:
         f"where the time went (summed over notebooks): {phases}",
         f"kernels: {report['kernels_started']} started"
         + (" (forked)" if report["forked"] else "")
-        + f" · CPU: nbbuild {report['cpu_seconds']:.1f} s, kernels ≥ "
-        f"{res['kernel_cpu_seconds']:.1f} s · peak {memory}: nbbuild "
+        + (f", preloading {', '.join(report['preload'])}" if report["preload"] else "")
+        + f" · CPU: nbbuild {report['cpu_seconds']:.1f} s, kernels "
+        f"{report['kernel_cpu_seconds']:.1f} s"
+        + (f" ({1000 * per:.0f} ms each)" if (per := report["kernel_cpu_per_notebook"]) else "")
+        + f" · peak {memory}: nbbuild "
         f"{peak[f'nbbuild_{kind}'] / 2**20:.0f} MiB, kernels {peak[f'kernels_{kind}'] / 2**20:.0f} MiB",
     ]
     slow = [n for n in report["slowest_notebooks"] if n["seconds"] > 0][:3]

@@ -34,7 +34,8 @@ def test_report_of_a_full_build(course, private_tmp, tmp_path):
     proc = run_nbbuild(str(course), "-j", "4", "--report", str(path))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "where the time went (summed over notebooks): read" in proc.stdout
-    assert "kernels: 13 started (forked)" in proc.stdout
+    assert "kernels: 13 started (forked) · CPU: nbbuild" in proc.stdout
+    assert " ms each) · peak " in proc.stdout
     report = json.loads(path.read_text())
     _check(report)
     resources = report["resources"]
