@@ -128,12 +128,12 @@ class KernelPool:
         # Kernel start-up is CPU-bound: starting every spare at once delays the
         # kernels needed first. Starts queue here, in the order they were asked for.
         self._start_slots = asyncio.Semaphore(max(1, max_starting or spares))
-        # Kernel templates to fork kernels from (forking.py), made on first need
-        # (a build with nothing to execute never imports jupyter_client).
         # One ZeroMQ context for every kernel manager and client of the pool:
         # jupyter_client otherwise makes two per kernel, each with an I/O thread
-        # to start and to join (≈ 6 ms of nbbuild's time per kernel).
+        # to start and to join.
         self._context: Any = None
+        # Kernel templates to fork kernels from (forking.py), made on first need
+        # (a build with nothing to execute never imports jupyter_client).
         self._fork = fork and supports_fork()
         self.preload = tuple(preload) if self._fork else ()
         #: Run silently in each kernel once it is ready, before it is handed out
