@@ -34,12 +34,19 @@ def test_no_kernels_after_a_failed_build(broken, private_tmp):
     assert kernel_processes(private_tmp) == []
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_interrupt_stops_promptly_without_kernels_or_partial_files(tmp_path, private_tmp, sig):
+@pytest.mark.parametrize(
+    ("sig", "kernels"),
+    [(signal.SIGINT, "--fork"), (signal.SIGTERM, "--fork"), (signal.SIGINT, "--no-fork")],
+)
+def test_interrupt_stops_promptly_without_kernels_or_partial_files(
+    tmp_path, private_tmp, sig, kernels
+):
+    """Ctrl-C and SIGTERM, with forked kernels and with kernels started the usual way."""
     course = _slow_course(tmp_path / "c")
     out = tmp_path / "out"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "nbbuild", "build", str(course), "--out", str(out), "-j", "2"],
+        [sys.executable, "-m", "nbbuild", "build", str(course), "--out", str(out), "-j", "2",
+         kernels],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "TMPDIR": str(private_tmp)},
     )
