@@ -133,24 +133,15 @@ def generate_course(root: Path, count: int, seed: int = 7) -> Path:
     ``.ipynb`` and half percent ``.py``, reproducible from ``seed``."""
     import random
 
-    import nbformat
-    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
-
     rng = random.Random(seed)
     for i in range(count):
         folder = root / f"part-{i // 50:02d}"
         folder.mkdir(parents=True, exist_ok=True)
         n = rng.randint(2, 40)
-        title = f"Lecture {i}: sums to {n}"
-        code = f"total = sum(range({n}))\nprint(total)"
-        if i % 2:
-            (folder / f"{i:04d}-lecture.py").write_text(
-                f"# %% [markdown]\n# # {title}\n\n# %%\n{code}\n")
-        else:
-            nb = new_notebook(cells=[new_markdown_cell(f"# {title}"), new_code_cell(code)],
-                              metadata={"kernelspec": {"name": "python3", "language": "python",
-                                                       "display_name": "Python 3"}})
-            nbformat.write(nb, folder / f"{i:04d}-lecture.ipynb")
+        _write_lecture(folder / f"{i:04d}-lecture", [
+            ("markdown", f"# Lecture {i}: sums to {n}"),
+            ("code", f"total = sum(range({n}))\nprint(total)"),
+        ], as_py=bool(i % 2))
     return root
 
 
@@ -300,19 +291,13 @@ def noop_benchmark(count: int, runs: int, workers: int) -> int:
 def generate_wait_course(root: Path, count: int, seconds: float) -> Path:
     """A wait-bound course: ``count`` notebooks that each sleep ``seconds`` (a stand-in
     for network), so scaling shows the framework's overhead, not the CPU count."""
-    import nbformat
-    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
-
     for i in range(count):
         folder = root / f"part-{i % 2}"
         folder.mkdir(parents=True, exist_ok=True)
-        nb = new_notebook(
-            cells=[new_markdown_cell(f"# Download {i}"),
-                   new_code_cell(f"import time\ntime.sleep({seconds})\nprint('done {i}')")],
-            metadata={"kernelspec": {"name": "python3", "language": "python",
-                                     "display_name": "Python 3"}},
-        )
-        nbformat.write(nb, folder / f"{i:03d}-wait.ipynb")
+        _write_lecture(folder / f"{i:03d}-wait", [
+            ("markdown", f"# Download {i}"),
+            ("code", f"import time\ntime.sleep({seconds})\nprint('done {i}')"),
+        ], as_py=False)
     return root
 
 

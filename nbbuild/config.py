@@ -190,9 +190,14 @@ def _make(course: Path, merged: dict[str, Any], source: Path | None, where: str)
     )
 
 
-def _formats(value: Any, where: str) -> tuple[str, ...]:
+def _name_list(value: Any) -> tuple[str, ...]:
+    """Names from ``"a,b"`` or ``["a", "b"]``: stripped, blanks and repeats dropped."""
     items = value.split(",") if isinstance(value, str) else list(value)
-    names = tuple(dict.fromkeys(str(i).strip() for i in items if str(i).strip()))
+    return tuple(dict.fromkeys(str(i).strip() for i in items if str(i).strip()))
+
+
+def _formats(value: Any, where: str) -> tuple[str, ...]:
+    names = _name_list(value)
     unknown = [n for n in names if n not in FORMATS]
     if unknown or not names:
         raise ConfigError(
@@ -203,8 +208,7 @@ def _formats(value: Any, where: str) -> tuple[str, ...]:
 
 
 def _module_names(value: Any, where: str) -> tuple[str, ...]:
-    items = value.split(",") if isinstance(value, str) else value
-    names = tuple(dict.fromkeys(str(i).strip() for i in items if str(i).strip()))
+    names = _name_list(value)
     bad = [n for n in names if not all(part.isidentifier() for part in n.split("."))]
     if bad:
         raise ConfigError(f"{where}: preload: not a module name: {', '.join(bad)}")

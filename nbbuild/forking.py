@@ -95,20 +95,21 @@ class KernelTemplate:
         self.startup_timeout = startup_timeout
         self._proc: asyncio.subprocess.Process | None = None
         self._lock = asyncio.Lock()
-        self._log = runtime_dir / f"template-{abs(hash((*prefix, *preload))):x}.log"
-
-    async def start(self) -> None:
+        name = f"template-{uuid.uuid4().hex[:8]}"
+        self._log = runtime_dir / f"{name}.log"
         # An empty folder of its own: nothing a preloaded import reads from its
         # working directory (a matplotlibrc, a module) can come from the course.
-        cwd = self.runtime_dir / f"template-{uuid.uuid4().hex[:8]}"
-        cwd.mkdir()
+        self._cwd = runtime_dir / name
+
+    async def start(self) -> None:
+        self._cwd.mkdir()
         args = ["--preload", ",".join(self.preload)] if self.preload else []
         with open(self._log, "ab") as log:
             self._proc = await asyncio.create_subprocess_exec(
                 *self.prefix,
                 str(TEMPLATE_SCRIPT),
                 *args,
-                cwd=cwd,
+                cwd=self._cwd,
                 env=self.env,
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
@@ -195,7 +196,7 @@ class Templates:
         self.env = env
         self.startup_timeout = startup_timeout
         self._tasks: dict[TemplateKey, asyncio.Task[KernelTemplate | None]] = {}
-        self.restarts: dict[TemplateKey, int] = {}
+        self._restarts: dict[TemplateKey, int] = {}
         #: Why a template could not be used (for the build's warnings), once each.
         self.problems: list[str] = []
 
@@ -230,7 +231,7 @@ class Templates:
         km.kernel_id = km.kernel_id or str(uuid.uuid4())
         provisioner = ForkProvisioner(kernel_id=km.kernel_id, kernel_spec=km.kernel_spec, parent=km)
         provisioner.template = template
-        provisioner.templates = lambda: self._get(key)
+        provisioner.get_template = lambda: self._get(key)
         km.provisioner = provisioner
 
     async def _get(self, key: TemplateKey) -> KernelTemplate | None:
@@ -241,16 +242,16 @@ class Templates:
         return template
 
     async def _get_one(self, key: TemplateKey) -> KernelTemplate | None:
-        template = await asyncio.shield(self._task(key))
-        if template is not None and not template.alive:
-            restarts = self.restarts.get(key, 0)
-            if restarts >= self.MAX_RESTARTS:
+        task = self._task(key)
+        template = await asyncio.shield(task)
+        if template is None or template.alive:
+            return template
+        if self._tasks.get(key) is task:  # the first to find it dead restarts it
+            if self._restarts.get(key, 0) >= self.MAX_RESTARTS:
                 return None
-            if self._tasks.get(key) is not None and self._tasks[key].done():
-                self.restarts[key] = restarts + 1
-                del self._tasks[key]
-            template = await asyncio.shield(self._task(key))
-        return template
+            self._restarts[key] = self._restarts.get(key, 0) + 1
+            del self._tasks[key]
+        return await asyncio.shield(self._task(key))
 
     def _task(self, key: TemplateKey) -> asyncio.Task[KernelTemplate | None]:
         task = self._tasks.get(key)
@@ -348,7 +349,7 @@ class ForkProvisioner(LocalProvisioner):  # type: ignore[misc]
 
     template: KernelTemplate | None = None
     #: Gets the template again (restarted, if it died); set by ``Templates.prepare``.
-    templates: Any = None
+    get_template: Any = None
     forked: bool = False
 
     async def wait(self) -> int | None:
@@ -380,9 +381,9 @@ class ForkProvisioner(LocalProvisioner):  # type: ignore[misc]
                     pid = await self.template.fork(split[1], cwd, env, log.name)
                 except TemplateError:
                     # It died since it was chosen: once, ask for it again (restarted).
-                    if attempt or self.templates is None:
+                    if attempt or self.get_template is None:
                         break
-                    self.template = await self.templates()
+                    self.template = await self.get_template()
                     if self.template is None:
                         break
                     continue

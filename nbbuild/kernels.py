@@ -379,6 +379,8 @@ _READY_ROUND = 0.1
 async def run_silent(kc: Any, code: str, *, timeout: float, **kwargs: Any) -> dict[str, Any]:
     """Run ``code`` unseen (no outputs, no execution count, no history) and return
     the ``execute_reply``; RuntimeError if it failed, TimeoutError if none came."""
+    from queue import Empty
+
     msg_id = kc.execute(code, silent=True, store_history=False, allow_stdin=False, **kwargs)
     deadline = time.monotonic() + timeout
     while True:
@@ -387,7 +389,7 @@ async def run_silent(kc: Any, code: str, *, timeout: float, **kwargs: Any) -> di
             raise TimeoutError(f"no reply from the kernel within {timeout:g} s")
         try:
             msg = await kc.shell_channel.get_msg(timeout=min(left, 1.0))
-        except Exception:  # queue.Empty: keep waiting until the deadline
+        except Empty:  # keep waiting until the deadline
             continue
         if msg["parent_header"].get("msg_id") == msg_id:
             if msg["content"].get("status") != "ok":
