@@ -3,6 +3,8 @@
 nbconvert's first export on a new exporter instance costs 80-280 ms (templates,
 Jinja environment, Pygments); later exports on the same instance cost ~16 ms. One
 ``Exporters`` object therefore lives for the whole build, used from one thread.
+Pages and decks come from nbconvert's templates through ``pages``, which makes
+nbconvert's accessibility edits without re-parsing the page.
 """
 
 from __future__ import annotations
@@ -66,18 +68,18 @@ class Exporters:
         return self._instances[fmt]
 
     def _create(self, fmt: str) -> Any:
-        from nbconvert import HTMLExporter, SlidesExporter
+        from .pages import DeckExporter, PageExporter, prepare
 
         if fmt == "html":
-            exporter = HTMLExporter()
+            exporter = PageExporter()
         elif fmt == "slides":
-            exporter = SlidesExporter()
+            exporter = DeckExporter()
             if self.reveal_url_prefix:
                 exporter.reveal_url_prefix = self.reveal_url_prefix
         else:
             raise ValueError(f"unknown format {fmt!r}")
         exporter.environment.bytecode_cache = _bytecode_cache()
-        return exporter
+        return prepare(exporter)
 
 
 def _bytecode_cache() -> Any:
