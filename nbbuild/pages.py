@@ -22,8 +22,9 @@ notebook of awkward HTML to exactly the stock output.
 
 Two smaller savings keep bytes identical: the notebook is validated once after
 all preprocessors rather than after each (nbconvert's ``optimistic_validation``;
-nbbuild has just produced and validated it), and ``clean_html`` (bleach), a pure
-function of its input, is remembered between the page and the deck.
+nbbuild has just produced and validated it), and code highlighting (Pygments) and
+``clean_html`` (bleach), pure functions of their inputs, are remembered between the
+page and the deck.
 """
 
 from __future__ import annotations
@@ -161,7 +162,7 @@ class _CheapPage:
         lexer = language.get("pygments_lexer", language.get("name"))
         resources = exporter._init_resources(resources)
         exporter.register_filter("highlight_code", exporter.filters.get(
-            "highlight_code", Highlight2HTML(pygments_lexer=lexer, parent=exporter)))
+            "highlight_code", _RememberedHighlight(lexer, exporter)))
         exporter.register_filter("filter_data_type", WidgetsDataTypeFilter(
             notebook_metadata=exporter._nb_metadata, parent=exporter, resources=resources))
         page, resources = TemplateExporter.from_notebook_node(exporter, nb, resources, **kw)
@@ -196,6 +197,33 @@ def remembered_clean_html(element: Any) -> str:
     if isinstance(element, str) and len(element) <= _REMEMBER_UP_TO:
         return _clean_html_cached(str(element))
     return clean_html(element)
+
+
+_highlighted: dict[tuple[Any, ...], str] = {}
+
+
+class _RememberedHighlight:
+    """nbconvert's code highlighting, once per cell for the page and the deck.
+
+    The result depends on the lexer, the source and, of the cell's metadata, only
+    ``magics_language``; the two exporters keep their default highlighting options
+    (nbbuild sets none), so they produce the same text.
+    """
+
+    def __init__(self, lexer: str | None, parent: Any) -> None:
+        self._lexer = lexer
+        self._highlight = Highlight2HTML(pygments_lexer=lexer, parent=parent)
+
+    def __call__(self, source: str, language: str | None = None, metadata: Any = None) -> str:
+        if len(source) > _REMEMBER_UP_TO:
+            return self._highlight(source, language, metadata)
+        magics = metadata.get("magics_language") if metadata else None
+        key = (self._lexer, language, magics, source)
+        if key not in _highlighted:
+            if len(_highlighted) >= 512:
+                _highlighted.clear()
+            _highlighted[key] = self._highlight(source, language, metadata)
+        return _highlighted[key]
 
 
 def prepare(exporter: TemplateExporter) -> TemplateExporter:
