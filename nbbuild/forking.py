@@ -128,11 +128,15 @@ class KernelTemplate:
     def pid(self) -> int | None:
         return self._proc.pid if self.alive else None
 
-    async def fork(self, args: list[str], cwd: str, env: dict[str, str], log: str) -> int:
-        """Fork a kernel; ``args`` are the launcher's (``-f CONN ...``). Returns its pid."""
+    async def fork(self, args: list[str], cwd: str, env: dict[str, str], log: str,
+                   setup: str | None = None) -> int:
+        """Fork a kernel; ``args`` are the launcher's (``-f CONN ...``); ``setup`` is
+        code the child runs before it becomes a kernel. Returns its pid."""
         if not self.alive:
             raise TemplateError("template is not running")
         request = {"argv": args, "cwd": cwd, "env": env, "log": log}
+        if setup:
+            request["setup"] = setup
         async with self._lock:
             assert self._proc is not None and self._proc.stdin is not None
             try:
@@ -216,8 +220,12 @@ class Templates:
             for t in self._tasks.values()
         )
 
-    async def prepare(self, km: Any, preload: tuple[str, ...] = ()) -> None:
-        """Give ``km`` a provisioner that forks from a template, when one can serve it."""
+    async def prepare(self, km: Any, preload: tuple[str, ...] = (), setup: str | None = None) -> None:
+        """Give ``km`` a provisioner that forks from a template, when one can serve it.
+
+        ``setup`` is code each forked child runs before it starts the kernel (the
+        file tracker): the same effect as a silent execution once it is ready, and
+        one request less per kernel. ``provisioner.set_up`` then says it ran."""
         split = split_ipykernel_command(list(km.kernel_spec.argv))
         if split is None:
             return
@@ -232,6 +240,7 @@ class Templates:
         provisioner = ForkProvisioner(kernel_id=km.kernel_id, kernel_spec=km.kernel_spec, parent=km)
         provisioner.template = template
         provisioner.get_template = lambda: self._get(key)
+        provisioner.setup = setup
         km.provisioner = provisioner
 
     async def _get(self, key: TemplateKey) -> KernelTemplate | None:
@@ -350,7 +359,14 @@ class ForkProvisioner(LocalProvisioner):  # type: ignore[misc]
     template: KernelTemplate | None = None
     #: Gets the template again (restarted, if it died); set by ``Templates.prepare``.
     get_template: Any = None
+    #: Code the child runs before it becomes a kernel (``Templates.prepare``).
+    setup: str | None = None
     forked: bool = False
+
+    @property
+    def set_up(self) -> bool:
+        """Whether the kernel ran ``setup`` (it was forked with it)."""
+        return self.forked and bool(self.setup)
 
     async def wait(self) -> int | None:
         """As LocalProvisioner's, but polling every 10 ms instead of 100 ms: a killed
@@ -378,7 +394,7 @@ class ForkProvisioner(LocalProvisioner):  # type: ignore[misc]
             cwd = str(kwargs.get("cwd") or os.getcwd())
             for attempt in range(2):
                 try:
-                    pid = await self.template.fork(split[1], cwd, env, log.name)
+                    pid = await self.template.fork(split[1], cwd, env, log.name, self.setup)
                 except TemplateError:
                     # It died since it was chosen: once, ask for it again (restarted).
                     if attempt or self.get_template is None:

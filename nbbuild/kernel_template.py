@@ -16,7 +16,8 @@ that a forked kernel finds them already imported. nbbuild starts the template in
 an empty folder and decides which notebooks may use a preloading template.
 
 Protocol: one JSON object per line. On stdin the requests,
-``{"argv": [launcher arguments], "cwd": "...", "env": {...}, "log": "..."}``; on stdout the
+``{"argv": [launcher arguments], "cwd": "...", "env": {...}, "log": "...", "setup": "code"}``
+(``setup`` optional: code the child runs just before it becomes a kernel); on stdout the
 replies, ``{"ready": PID}`` once imports are done, then ``{"pid": PID}`` or
 ``{"error": "..."}`` per request. At end of input (nbbuild exited or died) the
 template exits; the kernels it forked are in their own sessions and are managed
@@ -152,6 +153,10 @@ def _become_kernel(request: dict, argv: list, reply, requests) -> None:
         import random
 
         random.seed()  # a fresh interpreter seeds from the OS; so does each kernel
+        if request.get("setup"):
+            # nbbuild's set-up (its file tracker), run as a silent execution would
+            # run it in the ready kernel: in a namespace of its own.
+            exec(compile(request["setup"], "<nbbuild-setup>", "exec"), {"__name__": "__nbbuild__"})
 
         from ipykernel import kernelapp
 

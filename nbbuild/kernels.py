@@ -297,7 +297,8 @@ class KernelPool:
                     self._templates = Templates(
                         self._runtime_dir, env=self.env, startup_timeout=self.startup_timeout
                     )
-                await self._templates.prepare(km, preload_for(self.preload, request.cwd))
+                await self._templates.prepare(
+                    km, preload_for(self.preload, request.cwd), self.setup_code)
             await km.start_kernel(
                 cwd=str(request.cwd),
                 env=self.env,
@@ -310,7 +311,7 @@ class KernelPool:
             # the cell timeout. (start_channels() resets allow_stdin, so say it here.)
             kc.start_channels(stdin=False)
             info = await wait_until_ready(km, kc, self.startup_timeout)
-            if self.setup_code:
+            if self.setup_code and not getattr(km.provisioner, "set_up", False):
                 try:
                     await run_silent(kc, self.setup_code, timeout=self.startup_timeout)
                 except (TimeoutError, RuntimeError) as exc:

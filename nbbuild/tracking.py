@@ -1,7 +1,8 @@
 """Which course files a notebook read: an audit hook installed in its kernel.
 
 When a kernel is ready, before any notebook takes it, the pool runs a silent
-execution that installs ``sys.addaudithook`` in it (``KernelPool(setup_code=...)``).
+execution that installs ``sys.addaudithook`` in it (``KernelPool(setup_code=...)``);
+a forked kernel runs the same code itself, just before it becomes a kernel.
 The hook sees every ``open`` (``open()``, ``io.open_code`` for imports,
 ``os.open``) and keeps the real paths under the course folder, as reads or
 writes. After the last cell, a silent request (``execute.tracked_files``)
