@@ -51,6 +51,10 @@ class Decision:
     payload: dict[str, Any] | None = None
     #: For SKIP: what the store knows (title, outputs).
     record: NotebookRecord | None = None
+    #: For RENDER and EXECUTE: the outputs (keys) to render; None for all. The
+    #: others are up to date on disk (a course with editions: an edited speaker
+    #: note re-renders only the speaker edition).
+    only: set[str] | None = None
 
 
 def digest(value: Any) -> str:
@@ -102,13 +106,18 @@ def execution_parts(
 
 def settings_parts(settings: Settings) -> dict[str, Any]:
     """The export key's parts that do not depend on the notebook itself."""
-    return {
+    parts = {
         "formats": list(settings.formats),
         "nbconvert": _version("nbconvert"),
         "nbbuild": __version__,
         "reveal_url_prefix": settings.reveal_url_prefix,
         "out": str(settings.out),
     }
+    if settings.variants:
+        parts["editions"] = list(settings.edition_names)
+        parts["languages"] = list(settings.languages)
+        parts["layout"] = settings.layout
+    return parts
 
 
 def _version(package: str) -> str:
@@ -175,7 +184,7 @@ class Cache:
 
     def quick(self, source: Source) -> Decision | None:
         """SKIP without parsing when nothing that matters moved; else None."""
-        record = self.store.notebook(str(source.rel))
+        record = self.store.notebook(source.key)
         if self.force or record is None or record.status != "built":
             return None
         if not self._source_unchanged(source, record):
@@ -190,7 +199,7 @@ class Cache:
             return None
         if record.exec_parts.get("env", {}) != self.env:
             return None
-        if not self._outputs_exist(record) or self.changed_dependency(record.exec_key):
+        if not self._outputs_exist(record, source) or self.changed_dependency(record.exec_key):
             return None
         return Decision(Action.SKIP, record=record)
 
@@ -200,23 +209,44 @@ class Cache:
             loaded, self.settings.allows_errors(loaded.source.rel), self.declared(loaded.source), self.env
         )
         key = digest(parts)
-        record = self.store.notebook(str(loaded.source.rel))
+        record = self.store.notebook(loaded.source.key)
         reasons = self._execution_reasons(record, parts)
         if self.force:
             return Decision(Action.EXECUTE, ["forced"]), parts, key
+        export_reasons, stale = self._export_reasons(record, loaded)
         payload = self.store.execution(key)
         if payload is None:
-            return Decision(Action.EXECUTE, reasons or ["no cached execution"]), parts, key
+            return Decision(Action.EXECUTE, reasons or ["no cached execution"],
+                            only=self._after_execution(stale, loaded)), parts, key
         changed = self.changed_dependency(key)
         if changed:
-            return Decision(Action.EXECUTE, [f"dependency {changed} changed"]), parts, key
-        export_reasons = self._export_reasons(record, loaded)
+            return Decision(Action.EXECUTE, [f"dependency {changed} changed"],
+                            only=self._after_execution(stale, loaded)), parts, key
         if record is not None and record.status == "built" and not export_reasons:
             return Decision(Action.SKIP, record=record), parts, key
-        return Decision(Action.RENDER, export_reasons or reasons, payload), parts, key
+        return Decision(Action.RENDER, export_reasons or reasons, payload, only=stale), parts, key
 
     def export_parts(self, loaded: LoadedNotebook) -> dict[str, Any]:
-        return {"notebook": digest(loaded.nb), **self._settings_parts}
+        """The export key: of the whole notebook, or of each edition's notebook."""
+        if not self.settings.variants or loaded.full is None:
+            return {"notebook": digest(loaded.nb), **self._settings_parts}
+        from .editions import edition
+
+        editions = {name: digest(edition(loaded.full, name)) for name in self.settings.edition_names}
+        return {"notebook": editions, **self._settings_parts}
+
+    def _after_execution(self, stale: set[str] | None, loaded: LoadedNotebook) -> set[str] | None:
+        """What to render after executing: every edition that shows outputs, and
+        the others only where they are stale (the code-along edition shows none)."""
+        if stale is None:
+            return None
+        from .editions import needs_execution
+        from .layout import outputs_of, split_key
+
+        return stale | {
+            k for k in outputs_of(self.settings, loaded.source)
+            if needs_execution(split_key(k)[0] or "completed")
+        }
 
     def fingerprints(self, paths: set[str]) -> list[Fingerprint]:
         """Fingerprints of the files that exist now, outputs and store excluded."""
@@ -259,11 +289,17 @@ class Cache:
             return True
         return st.st_size == record.src_size and file_digest(source.path) == record.src_digest
 
-    def _outputs_exist(self, record: NotebookRecord) -> bool:
-        wanted = set(self.settings.formats)
-        return wanted <= set(record.outputs) and all(
-            (self.settings.out / rel).is_file() for rel in record.outputs.values()
-        )
+    def _outputs_exist(self, record: NotebookRecord, source: Source) -> bool:
+        return not self._missing_outputs(record, source)
+
+    def _missing_outputs(self, record: NotebookRecord, source: Source) -> set[str]:
+        """Outputs (keys) the record does not list at their place, or that are gone."""
+        from .layout import outputs_of
+
+        return {
+            key for key, rel in outputs_of(self.settings, source).items()
+            if record.outputs.get(key) != rel.as_posix() or not (self.settings.out / rel).is_file()
+        }
 
     def _outside_sources(self, path: Path) -> bool:
         real = os.path.realpath(path)
@@ -300,28 +336,52 @@ class Cache:
             reasons.append(f"environment changed: {', '.join(changed)}")
         return reasons
 
-    def _export_reasons(self, record: NotebookRecord | None, loaded: LoadedNotebook) -> list[str]:
+    def _export_reasons(
+        self, record: NotebookRecord | None, loaded: LoadedNotebook
+    ) -> tuple[list[str], set[str] | None]:
+        """Why outputs must be rendered, and which (keys; None for all)."""
         reasons = self._last_build(record)
         if reasons is None:
-            return ["never built"]
+            return ["never built"], None
+        if reasons:
+            return reasons, None
         old, new = record.export_parts, self.export_parts(loaded)
-        if old.get("notebook") != new["notebook"]:
+        everything = False
+        stale: set[str] = set()
+        from .layout import outputs_of, split_key
+
+        keys = outputs_of(self.settings, loaded.source)
+        old_notebook, new_notebook = old.get("notebook"), new["notebook"]
+        if isinstance(new_notebook, dict) and isinstance(old_notebook, dict):
+            for name, value in new_notebook.items():
+                if old_notebook.get(name) != value:
+                    reasons.append(f"{name} edition changed")
+                    stale |= {k for k in keys if split_key(k)[0] == name}
+        elif old_notebook != new_notebook:
             reasons.append("notebook changed (markdown or metadata)")
+            everything = True
         added = set(new["formats"]) - set(old.get("formats", []))
         removed = set(old.get("formats", [])) - set(new["formats"])
         if added:
             reasons.append(f"format added: {', '.join(sorted(added))}")
+            stale |= {k for k in keys if split_key(k)[1] in added}
         if removed:
             reasons.append(f"format dropped: {', '.join(sorted(removed))}")
         if old.get("nbbuild") != new["nbbuild"]:
             reasons.append("nbbuild upgraded")
+            everything = True
         if old.get("nbconvert") != new["nbconvert"]:
             reasons.append("nbconvert upgraded")
-        if (old.get("reveal_url_prefix"), old.get("out")) != (
-            new["reveal_url_prefix"],
-            new["out"],
-        ):
+            everything = True
+        settings_keys = ("reveal_url_prefix", "out", "editions", "languages", "layout")
+        if any(old.get(k) != new.get(k) for k in settings_keys):
             reasons.append("settings changed")
-        if not reasons and not self._outputs_exist(record):
-            reasons.append("outputs missing")
-        return reasons
+            everything = True
+        missing = self._missing_outputs(record, loaded.source)
+        if missing and not everything:
+            stale |= missing
+            if not reasons:
+                reasons.append("outputs missing")
+        if everything or not self.settings.variants and removed and not added:
+            return reasons, None
+        return reasons, stale if self.settings.variants else None

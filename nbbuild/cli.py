@@ -137,11 +137,11 @@ def plan(
 ) -> None:
     """What the next build will do with each notebook: up to date, re-render, re-execute."""
     from .errors import NbbuildError
-    from .planning import plan_course
+    from .planning import plan_with_notes
 
     settings = _settings_or_exit(course, out=out, formats=formats, cache_dir=cache_dir)
     try:
-        rows = plan_course(settings, force=force)
+        rows, notes = plan_with_notes(settings, force=force)
     except NbbuildError as exc:  # a damaged store, a clash of sources
         _fail(str(exc), EXIT_USAGE)
     for rel, action, reasons in rows:
@@ -149,6 +149,8 @@ def plan(
         if explain and reasons:
             line += f"  ({'; '.join(reasons)})"
         click.echo(line)
+    for note in notes:
+        click.echo(f"note: {note}", err=True)
 
 
 @main.command()

@@ -13,8 +13,12 @@ from typing import Any
 
 from .errors import ConfigError
 
-FORMATS = ("html", "slides", "notebook")
-DEFAULT_FORMATS = FORMATS
+FORMATS = ("html", "slides", "notebook", "code")
+DEFAULT_FORMATS = ("html", "slides", "notebook")
+EDITIONS = ("completed", "code-along", "speaker")
+#: Where each output of a course with editions or languages goes, under ``out``;
+#: empty parts (no languages, say) are dropped.
+DEFAULT_LAYOUT = "{lang}/{edition}/{format}"
 DEFAULT_OUT = "_build"
 DEFAULT_CACHE_DIR = ".nbbuild"
 DEFAULT_TIMEOUT = 300.0
@@ -51,6 +55,13 @@ class Settings:
     #: Modules the kernel template imports once for all forked kernels (numpy,
     #: matplotlib, ...), so notebooks that import them start at once.
     preload: tuple[str, ...] = ()
+    #: Editions to render from each execution (``completed``, ``code-along``,
+    #: ``speaker``) and the course's languages (cells with ``lang``); with
+    #: neither, the simple layout (one output per format).
+    editions: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()
+    #: Folders of each output in a course with editions or languages.
+    layout: str = DEFAULT_LAYOUT
     #: Heading of index.html; default: the course folder's name.
     title: str | None = None
     #: The course's store (run times now, the build cache later); outside ``out``
@@ -63,6 +74,16 @@ class Settings:
         from .globs import matches_any
 
         return matches_any(str(rel), self.allow_errors)
+
+    @property
+    def variants(self) -> bool:
+        """Whether the course has editions or languages (the variant layout)."""
+        return bool(self.editions or self.languages)
+
+    @property
+    def edition_names(self) -> tuple[str, ...]:
+        """The editions rendered: the configured ones, else the completed one only."""
+        return self.editions or ("completed",)
 
 
 # Keys a course file may set, with the type each must have.
@@ -80,6 +101,9 @@ _FILE_KEYS: dict[str, type | tuple[type, ...]] = {
     "title": str,
     "fork_kernels": bool,
     "preload": list,
+    "editions": list,
+    "languages": list,
+    "layout": str,
     "depends": dict,
     "env": list,
     "budgets": dict,
@@ -152,6 +176,7 @@ def _check_keys(values: dict[str, Any], where: str) -> None:
 def _make(course: Path, merged: dict[str, Any], source: Path | None, where: str) -> Settings:
     from .platforms import default_workers
 
+    given = set(merged)
     formats = _formats(merged.pop("formats", DEFAULT_FORMATS), where)
     workers = merged.pop("workers", None)
     if workers is None:
@@ -166,6 +191,14 @@ def _make(course: Path, merged: dict[str, Any], source: Path | None, where: str)
             merged[key] = _strings(merged[key], key, where)
     if "preload" in merged:
         merged["preload"] = _module_names(merged["preload"], where)
+    if "editions" in merged:
+        merged["editions"] = _editions(merged["editions"], where)
+    if "languages" in merged:
+        merged["languages"] = _languages(merged["languages"], where)
+    if "layout" in merged:
+        _check_layout(merged["layout"], where)
+    if (merged.get("editions") or merged.get("languages")) and "formats" not in given:
+        formats = FORMATS  # a course with editions hands out code as well
     if "budgets" in merged:
         budgets = []
         for pattern, seconds in merged["budgets"].items():
@@ -213,6 +246,38 @@ def _module_names(value: Any, where: str) -> tuple[str, ...]:
     if bad:
         raise ConfigError(f"{where}: preload: not a module name: {', '.join(bad)}")
     return names
+
+
+def _editions(value: Any, where: str) -> tuple[str, ...]:
+    names = _name_list(value)
+    unknown = [n for n in names if n not in EDITIONS]
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown edition {', '.join(unknown)}; choose from {', '.join(EDITIONS)}"
+        )
+    return names
+
+
+def _languages(value: Any, where: str) -> tuple[str, ...]:
+    names = _name_list(value)
+    bad = [n for n in names if not n.replace("-", "").replace("_", "").isalnum()]
+    if bad:
+        raise ConfigError(f"{where}: languages: not a language code: {', '.join(bad)}")
+    return names
+
+
+def _check_layout(layout: str, where: str) -> None:
+    try:
+        parts = layout.format(lang="l", edition="e", format="f").split("/")
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ConfigError(
+            f"{where}: layout {layout!r}: only {{lang}}, {{edition}} and {{format}} may be used "
+            f"({exc})"
+        ) from None
+    if layout.startswith("/") or ".." in parts or "{format}" not in layout:
+        raise ConfigError(
+            f"{where}: layout {layout!r} must be a relative folder path containing {{format}}"
+        )
 
 
 def _strings(value: Any, key: str, where: str) -> tuple[str, ...]:

@@ -23,7 +23,7 @@ from pathlib import Path, PurePosixPath
 from .config import CONFIG_FILE, Settings
 from .errors import ConflictingOutputsError, DiscoveryError
 from .globs import matches_any, natural_key
-from .layout import INDEX, MARKER, output_paths
+from .layout import INDEX, MARKER, outputs_of
 from .model import Course, Source, SourceKind
 
 SKIPPED_DIRS = frozenset({".ipynb_checkpoints", "__pycache__", "node_modules"})
@@ -57,7 +57,12 @@ def discover(settings: Settings) -> Course:
             sources.append(Source(path=path, rel=rel, kind=kind))
     sources.sort(key=lambda s: natural_key(s.rel))
     assets.sort(key=natural_key)
-    _check_conflicts(sources, settings.formats)
+    sources = [
+        Source(s.path, s.rel, s.kind, lang)
+        for s in sources
+        for lang in (settings.languages or (None,))
+    ]
+    _check_conflicts(sources, settings)
     return Course(root=root, sources=tuple(sources), assets=tuple(assets))
 
 
@@ -99,20 +104,22 @@ def _is_settings_file(rel: PurePosixPath, settings: Settings) -> bool:
     )
 
 
-def _check_conflicts(sources: list[Source], formats: tuple[str, ...]) -> None:
+def _check_conflicts(sources: list[Source], settings: Settings) -> None:
     claims: dict[PurePosixPath, list[str]] = defaultdict(list)
-    if "html" in formats:
+    if "html" in settings.formats:
         claims[INDEX].append("the course index")
     for source in sources:
-        for path in output_paths(source.stem, formats).values():
-            claims[path].append(str(source.rel))
+        for path in outputs_of(settings, source).values():
+            claims[path].append(str(source))
     by_sources: dict[tuple[str, ...], list[str]] = defaultdict(list)
     for path, who in sorted(claims.items()):
         if len(who) > 1:
             by_sources[tuple(dict.fromkeys(who))].append(str(path))
     if by_sources:
         lines = [
-            f"  {' and '.join(who)} would both write {', '.join(paths)}"
+            f"  {' and '.join(who)} would both write {', '.join(paths)}" if len(who) > 1 else
+            f"  {who[0]} would write two of its outputs to {', '.join(paths)} "
+            "(the layout must tell languages, editions and formats apart)"
             for who, paths in by_sources.items()
         ]
         raise ConflictingOutputsError(

@@ -94,9 +94,9 @@ async def execute_notebook(
         seconds = _cell_timeout(cell, default_timeout)
         raise CellError(
             str(loaded.source.rel),
-            f"{_where(index)} timed out after {seconds:g} s "
+            f"{_where(loaded, index)} timed out after {seconds:g} s "
             f"(raise it with --timeout or metadata.nbbuild.timeout)",
-            cell=index + 1,
+            cell=loaded.cell_number(index),
             line=_line(loaded, index, ""),
             ename="TimeoutError",
             evalue=f"cell timed out after {seconds:g} s",
@@ -142,8 +142,8 @@ def _cell_timeout(cell, default: float) -> int:
     return int(value) if isinstance(value, (int, float)) and value > 0 else int(default)
 
 
-def _where(index: int) -> str:
-    return f"cell {index + 1}" if index >= 0 else "kernel start"
+def _where(loaded: LoadedNotebook, index: int) -> str:
+    return f"cell {loaded.cell_number(index)}" if index >= 0 else "kernel start"
 
 
 def _line(loaded: LoadedNotebook, index: int, traceback: str) -> int | None:
@@ -158,14 +158,14 @@ def _line(loaded: LoadedNotebook, index: int, traceback: str) -> int | None:
 def _cell_error(loaded: LoadedNotebook, index: int, exc) -> CellError:
     traceback = strip_ansi(str(exc.traceback or ""))
     line = _line(loaded, index, traceback)
-    where = _where(index)
+    where = _where(loaded, index)
     if line is not None:
         where += f", line {line}" + (" of the file" if loaded.cell_lines else "")
     evalue = strip_ansi(str(exc.evalue or ""))
     return CellError(
         str(loaded.source.rel),
         f"{where} raised {exc.ename}: {evalue}",
-        cell=index + 1,
+        cell=loaded.cell_number(index),
         line=line,
         ename=str(exc.ename),
         evalue=evalue,
@@ -174,7 +174,7 @@ def _cell_error(loaded: LoadedNotebook, index: int, exc) -> CellError:
 
 
 def _dead(loaded: LoadedNotebook, index: int, kernel: Kernel) -> KernelDiedError:
-    message = f"kernel died while running {_where(index)}"
+    message = f"kernel died while running {_where(loaded, index)}"
     tail = kernel.log_tail()
     if tail:
         message += "; its last output:\n" + "\n".join(tail.splitlines()[-8:])

@@ -42,9 +42,14 @@ class Exporters:
         """Each format's file content for one executed notebook."""
         return {fmt: self._render(fmt, nb, title) for fmt in self.formats}
 
-    def render_one(self, fmt: str, nb: nbformat.NotebookNode, *, title: str) -> bytes:
-        """One format's file content."""
-        return self._render(fmt, nb, title)
+    def render_one(self, fmt: str, nb: nbformat.NotebookNode, *, title: str,
+                   head: str = "") -> bytes:
+        """One format's file content; ``head`` is markup added to a page's <head>
+        (the speaker edition's style for notes)."""
+        data = self._render(fmt, nb, title)
+        if head and fmt == "html":
+            data = data.replace(b"</head>", head.encode("utf-8") + b"</head>", 1)
+        return data
 
     def warm_up(self) -> None:
         """Pay each exporter's first-use cost now, while the first kernels boot."""
@@ -59,6 +64,8 @@ class Exporters:
     def _render(self, fmt: str, nb: nbformat.NotebookNode, title: str) -> bytes:
         if fmt == "notebook":
             return (nbformat.writes(nb) + "\n").encode("utf-8")
+        if fmt == "code":
+            return script(nb).encode("utf-8")
         body, _ = self._exporter(fmt).from_notebook_node(nb, resources=_resources(title))
         return body.encode("utf-8")
 
@@ -109,6 +116,19 @@ def _bytecode_cache() -> Any:
     except OSError:
         pass
     return QuietCache(str(directory))
+
+
+def script(nb: nbformat.NotebookNode) -> str:
+    """The notebook as a clean percent-format script: cells and their tags, no
+    outputs, no notebook metadata (jupytext writes it, and reads it back)."""
+    import jupytext
+
+    return jupytext.writes(nb, fmt={
+        "extension": ".py",
+        "format_name": "percent",
+        "notebook_metadata_filter": "-all",
+        "cell_metadata_filter": "tags,-all",
+    })
 
 
 def _resources(title: str) -> dict[str, Any]:

@@ -1,20 +1,72 @@
 """Where each output goes: the output folder mirrors the course folder.
 
 ``part1/intro.ipynb`` (or ``part1/intro.py``) becomes ``part1/intro.html``,
-``part1/intro.slides.html`` and ``part1/intro.ipynb``; the course index is
-``index.html`` at the top. Every output folder holds a marker file so that a later
-build, whatever ``--out`` it is given, never mistakes outputs for sources.
+``part1/intro.slides.html``, ``part1/intro.ipynb`` (and ``part1/intro.py`` for the
+code format); the course index is ``index.html`` at the top. A course with
+editions or languages puts each (language, edition, format) in a folder of its
+own, by default ``<lang>/<edition>/<format>/`` (``layout`` setting), mirroring the
+course below it. Every output folder holds a marker file so that a later build,
+whatever ``--out`` it is given, never mistakes outputs for sources.
 """
 
 from __future__ import annotations
 
 from pathlib import PurePosixPath
+from typing import TYPE_CHECKING
 
-SUFFIXES = {"html": ".html", "slides": ".slides.html", "notebook": ".ipynb"}
+if TYPE_CHECKING:
+    from .config import Settings
+    from .model import Source
+
+SUFFIXES = {"html": ".html", "slides": ".slides.html", "notebook": ".ipynb", "code": ".py"}
 INDEX = PurePosixPath("index.html")
 MARKER = ".nbbuild-output"
 
 
 def output_paths(stem: PurePosixPath, formats: tuple[str, ...]) -> dict[str, PurePosixPath]:
-    """Each format's output, relative to the output folder."""
+    """Each format's output, relative to the output folder (the simple layout)."""
     return {fmt: stem.with_name(stem.name + SUFFIXES[fmt]) for fmt in formats}
+
+
+def output_key(lang: str | None, edition: str | None, fmt: str) -> str:
+    """How an output is named in results and the store: ``en/speaker/html``, or
+    just the format in the simple layout."""
+    return "/".join(part for part in (lang, edition, fmt) if part)
+
+
+def split_key(key: str) -> tuple[str | None, str]:
+    """``(edition, format)`` of an output key (edition None in the simple layout)."""
+    parts = key.split("/")
+    return (parts[-2] if len(parts) > 1 else None), parts[-1]
+
+
+def variant_folder(settings: Settings, lang: str | None, edition: str, fmt: str) -> PurePosixPath:
+    """The folder, under the output folder, of one (language, edition, format)."""
+    text = settings.layout.format(lang=lang or "", edition=edition, format=fmt)
+    return PurePosixPath(*[part for part in text.split("/") if part])
+
+
+def outputs_of(settings: Settings, source: Source) -> dict[str, PurePosixPath]:
+    """Every output of ``source`` by key, relative to the output folder."""
+    if not settings.variants:
+        return output_paths(source.stem, settings.formats)
+    found = {}
+    for edition in settings.edition_names:
+        for fmt in settings.formats:
+            folder = variant_folder(settings, source.lang, edition, fmt)
+            name = source.stem.name + SUFFIXES[fmt]
+            found[output_key(source.lang, edition, fmt)] = folder / source.stem.parent / name
+    return found
+
+
+def asset_roots(settings: Settings) -> list[PurePosixPath]:
+    """Folders that mirror the course, so each gets the course's other files."""
+    if not settings.variants:
+        return [PurePosixPath(".")]
+    roots = {
+        variant_folder(settings, lang, edition, fmt)
+        for lang in (settings.languages or (None,))
+        for edition in settings.edition_names
+        for fmt in settings.formats
+    }
+    return sorted(roots)

@@ -26,19 +26,29 @@ class SourceKind(enum.Enum):
 
 @dataclass(frozen=True)
 class Source:
-    """A notebook found in the course. ``rel`` is its path relative to the course."""
+    """A notebook found in the course. ``rel`` is its path relative to the course.
+
+    In a course with languages, each file is one source per language (``lang``):
+    each is executed and recorded on its own.
+    """
 
     path: Path
     rel: PurePosixPath
     kind: SourceKind
+    lang: str | None = None
 
     @property
     def stem(self) -> PurePosixPath:
         """The output path without suffix: ``part1/intro`` for ``part1/intro.py``."""
         return self.rel.with_suffix("")
 
+    @property
+    def key(self) -> str:
+        """What the store knows it by: its path, and its language if it has one."""
+        return str(self.rel) if self.lang is None else f"{self.rel} [{self.lang}]"
+
     def __str__(self) -> str:
-        return str(self.rel)
+        return self.key
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path, PurePosixPath
 
-from .layout import INDEX, MARKER, output_paths
+from .layout import INDEX, MARKER, split_key
 from .model import NotebookResult, Status
 
 
@@ -86,9 +86,9 @@ def copy_assets(course: Path, out: Path, assets: Iterable[PurePosixPath]) -> int
     return copied
 
 
-def remove_outputs(out: Path, stem: PurePosixPath, formats: tuple[str, ...]) -> None:
+def remove_outputs(out: Path, paths: Iterable[PurePosixPath]) -> None:
     """Delete a notebook's outputs, so a failed notebook shows no stale pages."""
-    for rel in output_paths(stem, formats).values():
+    for rel in paths:
         try:
             (out / rel).unlink()
         except (FileNotFoundError, NotADirectoryError):
@@ -113,23 +113,33 @@ def write_index(out: Path, title: str, results: Sequence[NotebookResult]) -> Pat
     return path
 
 
+_LABELS = {"html": "page", "slides": "slides", "notebook": "notebook", "code": "code"}
+
+
 def _index_row(out: Path, result: NotebookResult) -> str:
     name = html.escape(result.title or result.source.stem.name)
-    src = html.escape(str(result.source.rel))
-    links = []
-    labels = {"html": "page", "slides": "slides", "notebook": "notebook"}
-    for fmt, path in result.outputs.items():
+    src = html.escape(result.source.key)
+    by_edition: dict[str | None, list[str]] = {}
+    page = None
+    for key, path in result.outputs.items():
+        edition, fmt = split_key(key)
         href = html.escape(path.relative_to(out).as_posix(), quote=True)
-        links.append(f'<a class="{fmt}" href="{href}">{labels[fmt]}</a>')
-    page = result.outputs.get("html")
+        by_edition.setdefault(edition, []).append(
+            f'<a class="{fmt}" href="{href}">{_LABELS[fmt]}</a>')
+        if fmt == "html" and page is None:
+            page = href
     if page is not None:
-        href = html.escape(page.relative_to(out).as_posix(), quote=True)
-        name = f'<a class="title" href="{href}">{name}</a>'
+        name = f'<a class="title" href="{page}">{name}</a>'
+    links = "<br>".join(
+        (f'<span class="edition">{html.escape(edition)}:</span> ' if edition else "")
+        + " · ".join(found)
+        for edition, found in by_edition.items()
+    )
     status = result.status.value
     cls = "ok" if result.status is Status.BUILT else "bad"
     return (
         f'<tr><td>{name}<div class="src">{src}</div></td>'
-        f'<td>{" · ".join(links)}</td><td class="{cls}">{status}</td></tr>'
+        f'<td>{links}</td><td class="{cls}">{status}</td></tr>'
     )
 
 
@@ -145,6 +155,7 @@ table {{ border-collapse: collapse; width: 100%; }}
 td, th {{ padding: .4rem .6rem; border-bottom: 1px solid #ddd; text-align: left; vertical-align: top; }}
 tr.folder th {{ background: #f4f4f4; font-family: monospace; }}
 .src {{ color: #777; font-size: .8rem; font-family: monospace; }}
+.edition {{ color: #555; font-size: .85rem; }}
 .ok {{ color: #2a7a2a; }} .bad {{ color: #b00020; font-weight: bold; }}
 </style>
 </head>

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import budgets
+from . import budgets, editions
 from .cache import Action, Cache, Decision, apply_payload, payload_of
 from .config import Settings
 from .discover import discover
@@ -37,7 +37,7 @@ from .errors import (
 from .execute import ExecuteOptions, Execution, execute_notebook, tracked_files
 from .export import Exporters
 from .kernels import Kernel, KernelPool, KernelRequest, KernelStartError, supports_fork
-from .layout import output_paths
+from .layout import asset_roots, outputs_of, split_key
 from .lock import BuildLock
 from .model import BuildResult, Course, NotebookResult, Source, Status
 from .outputs import copy_assets, prepare, remove_outputs, write_atomic, write_index
@@ -45,7 +45,7 @@ from .plan import execution_order
 from .platforms import loop_factory
 from .progress import NullReporter, Reporter
 from .resources import ResourceSampler
-from .sources import LoadedNotebook, load
+from .sources import LoadedNotebook
 from .store import NotebookRecord, Store, StoreError
 from .tracking import install_code
 
@@ -174,7 +174,7 @@ async def _run_all(
     ) as pool, ResourceSampler(pool.pids) as sampler:
         to_execute: list[_Job] = []
         to_render: list[_Job] = []
-        async for job in _plan_all(course.sources, order, pool, results, cache):
+        async for job in _plan_all(course.sources, order, pool, results, cache, settings):
             (to_execute if job.decision.action is Action.EXECUTE else to_render).append(job)
         if to_render and not to_execute:
             warm = exporter.submit(exporter.exporters.warm_up)
@@ -186,7 +186,7 @@ async def _run_all(
         reporter.build_started(len(course.sources), settings.workers)
         for result in results.values():
             _finish(settings, result, reporter)
-        assets = exporter.submit(copy_assets, settings.course, settings.out, course.assets)
+        assets = exporter.submit(_copy_assets, settings, course.assets)
         queue: asyncio.Queue[_Job] = asyncio.Queue()
         for job in to_execute:
             queue.put_nowait(job)
@@ -274,7 +274,7 @@ def _durations(store: Store | None, sources, reporter: Reporter) -> dict[str, fl
     if store is None:
         return {}
     try:
-        return store.durations(str(s.rel) for s in sources)
+        return store.durations(s.key for s in sources)
     except sqlite3.Error as exc:
         reporter.warning(f"{store.path}: run times unreadable ({exc})")
         return {}
@@ -285,7 +285,7 @@ def _record_runs(store: Store | None, results: list[NotebookResult], reporter: R
     if store is None:
         return
     runs = {
-        str(r.source.rel): (r.stages["execute"] + r.stages.get("export", 0.0), r.status.value)
+        r.source.key: (r.stages["execute"] + r.stages.get("export", 0.0), r.status.value)
         for r in results
         if "execute" in r.stages
     }
@@ -296,7 +296,8 @@ def _record_runs(store: Store | None, results: list[NotebookResult], reporter: R
 
 
 async def _plan_all(
-    sources, order: list[int], pool: KernelPool, results: dict[int, NotebookResult], cache
+    sources, order: list[int], pool: KernelPool, results: dict[int, NotebookResult], cache,
+    settings: Settings,
 ) -> AsyncIterator[_Job]:
     """Decide for every source before any notebook runs; yield what must be done.
 
@@ -318,7 +319,7 @@ async def _plan_all(
             installed = sorted(KernelSpecManager().find_kernel_specs())
         read_began = time.perf_counter()
         try:
-            loaded = load(source)
+            loaded = editions.read(source, settings)
             if loaded.kernel_name not in installed:
                 raise UnknownKernelError(
                     str(source.rel),
@@ -345,7 +346,7 @@ async def _plan_all(
 
 
 def _up_to_date(source: Source, record: NotebookRecord, settings: Settings) -> NotebookResult:
-    outputs = {fmt: settings.out / record.outputs[fmt] for fmt in settings.formats}
+    outputs = {key: settings.out / record.outputs[key] for key in outputs_of(settings, source)}
     return NotebookResult(
         source, Status.BUILT, outputs=outputs, title=record.title, action="up to date"
     )
@@ -387,7 +388,7 @@ async def _render_all(jobs, exporter, settings, reporter, results, cache) -> Non
         began = time.perf_counter()
         try:
             apply_payload(loaded.nb, job.decision.payload)
-            await _write_outputs(exporter, loaded, settings, result)
+            await _write_outputs(exporter, loaded, settings, result, job.decision.only)
             result.stages["export"] = time.perf_counter() - began
             _record(cache, job, result, reporter)
         except NotebookError as exc:
@@ -422,7 +423,9 @@ async def _execute_one(
         result.kernel_startup = kernel.startup
         try:
             execution = await execute_notebook(loaded, kernel, options)
-            result.cells = execution.cell_seconds
+            result.cells = {
+                loaded.cell_number(i) - 1: seconds for i, seconds in execution.cell_seconds.items()
+            }
         finally:
             result.stages["execute"] = time.perf_counter() - ready
         note = budgets.check(
@@ -465,7 +468,7 @@ async def _complete(
             finally:
                 pool.discard(kernel)
                 result.kernel_cpu = kernel.cpu_seconds
-            await _write_outputs(exporter, loaded, settings, result)
+            await _write_outputs(exporter, loaded, settings, result, job.decision.only)
             result.stages["export"] = time.perf_counter() - began
             if cache is not None:
                 reads = (execution.reads - execution.writes) | cache.declared_files(loaded.source)
@@ -485,11 +488,12 @@ async def _complete(
 
 
 async def _write_outputs(
-    exporter, loaded: LoadedNotebook, settings: Settings, result: NotebookResult
+    exporter, loaded: LoadedNotebook, settings: Settings, result: NotebookResult,
+    only: set[str] | None = None,
 ) -> None:
     try:
         result.outputs, result.export_detail = await exporter.submit(
-            _export_and_write, exporter, loaded, settings
+            _export_and_write, exporter, loaded, settings, only
         )
     except OSError as exc:
         raise NotebookError(
@@ -514,7 +518,7 @@ def _record(
     except OSError:
         return
     record = NotebookRecord(
-        source=str(source.rel),
+        source=source.key,
         src_mtime_ns=mtime_ns,
         src_size=size,
         src_digest=src_digest,
@@ -542,33 +546,55 @@ def _kernel_start_failed(loaded: LoadedNotebook, exc: Exception) -> NotebookErro
 
 
 def _export_and_write(
-    exporter: _ExportThread, loaded: LoadedNotebook, settings: Settings
+    exporter: _ExportThread, loaded: LoadedNotebook, settings: Settings,
+    only: set[str] | None = None,
 ) -> tuple[dict[str, Path], dict[str, float]]:
-    """Runs on the export thread: render all formats, then write each atomically.
+    """Runs on the export thread: render the outputs (``only`` those keys, the others
+    being up to date), then write each atomically.
 
-    Returns the files written and the seconds per ``render:FORMAT`` and ``write``.
+    Returns every output of the notebook and the seconds per ``render:FORMAT``
+    (summed over editions) and ``write``.
     """
+    paths = outputs_of(settings, loaded.source)
+    wanted = [key for key in paths if only is None or key in only]
     detail: dict[str, float] = {}
     rendered = {}
-    for fmt in settings.formats:
-        began = time.perf_counter()
-        rendered[fmt] = exporter.exporters.render_one(fmt, loaded.nb, title=loaded.title)
-        detail[f"render:{fmt}"] = time.perf_counter() - began
-    paths = output_paths(loaded.source.stem, settings.formats)
-    written = {}
+    if settings.variants:
+        merged = editions.merged(loaded)
+        notebooks = {}
+        for key in wanted:
+            edition, fmt = split_key(key)
+            if edition not in notebooks:
+                notebooks[edition] = editions.edition(merged, edition)
+            head = editions.NOTES_CSS if edition == "speaker" else ""
+            began = time.perf_counter()
+            rendered[key] = exporter.exporters.render_one(
+                fmt, notebooks[edition], title=loaded.title, head=head)
+            detail[f"render:{fmt}"] = detail.get(f"render:{fmt}", 0.0) + time.perf_counter() - began
+    else:
+        for fmt in wanted:
+            began = time.perf_counter()
+            rendered[fmt] = exporter.exporters.render_one(fmt, loaded.nb, title=loaded.title)
+            detail[f"render:{fmt}"] = time.perf_counter() - began
     began = time.perf_counter()
-    for fmt, data in rendered.items():
-        target = settings.out / paths[fmt]
-        write_atomic(target, data)
-        written[fmt] = target
+    for key, data in rendered.items():
+        write_atomic(settings.out / paths[key], data)
     detail["write"] = time.perf_counter() - began
-    return written, detail
+    return {key: settings.out / path for key, path in paths.items()}, detail
+
+
+def _copy_assets(settings: Settings, assets: tuple) -> int:
+    """The course's other files beside the notebooks, in every folder that mirrors
+    the course (one per language, edition and format in a course with editions)."""
+    return sum(
+        copy_assets(settings.course, settings.out / root, assets) for root in asset_roots(settings)
+    )
 
 
 def _finish(settings: Settings, result: NotebookResult, reporter: Reporter) -> None:
     if not result.ok:
         try:
-            remove_outputs(settings.out, result.source.stem, settings.formats)
+            remove_outputs(settings.out, outputs_of(settings, result.source).values())
         except OSError as exc:
             reporter.warning(f"old outputs of {result.source.rel} not removed: {exc}")
     reporter.notebook_finished(result)

@@ -17,7 +17,7 @@ from .model import Source
 
 def execution_order(sources: Sequence[Source], durations: Mapping[str, float]) -> list[int]:
     """Indexes into ``sources``: unknown ones in course order, then longest first."""
-    unknown = [i for i, s in enumerate(sources) if str(s.rel) not in durations]
-    known = [i for i, s in enumerate(sources) if str(s.rel) in durations]
-    known.sort(key=lambda i: (-durations[str(sources[i].rel)], i))
+    unknown = [i for i, s in enumerate(sources) if s.key not in durations]
+    known = [i for i, s in enumerate(sources) if s.key in durations]
+    known.sort(key=lambda i: (-durations[sources[i].key], i))
     return unknown + known

@@ -1,7 +1,9 @@
 """``nbbuild plan``: the cache's decisions for every notebook, without building.
 
 The same decisions the build makes (cache.py), in course order, with reasons.
-Reading only: nothing is executed, written or recorded.
+Reading only: nothing is executed, written or recorded. In a course with editions
+or languages, every notebook is also read for tags nbbuild does not know: each
+unknown tag is reported once, with where it appears.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 from .cache import Action, Cache
 from .config import Settings
 from .discover import discover
+from .editions import prepare, unknown_tags
 from .errors import NbbuildError
 from .sources import load
 from .store import Store
@@ -16,19 +19,40 @@ from .store import Store
 
 def plan_course(settings: Settings, *, force: bool = False) -> list[tuple[str, str, list[str]]]:
     """``(source, action, reasons)`` for every notebook, in course order."""
+    rows, _ = plan_with_notes(settings, force=force)
+    return rows
+
+
+def plan_with_notes(
+    settings: Settings, *, force: bool = False
+) -> tuple[list[tuple[str, str, list[str]]], list[str]]:
+    """The plan's rows, and notes about the sources (unknown tags, once each)."""
     course = discover(settings)
+    unknown: dict[str, list[str]] = {}
     with Store(settings.cache_dir) as store:
         cache = Cache(store, settings, force=force, files=course.assets)
         rows = []
         for source in course.sources:
             quick = cache.quick(source)
-            if quick is not None:
-                rows.append((str(source.rel), Action.SKIP.value, []))
+            if quick is not None and not settings.variants:
+                rows.append((source.key, Action.SKIP.value, []))
                 continue
             try:
-                decision, _, _ = cache.decide(load(source))
+                raw = load(source)
+                if source.lang in (None, (settings.languages or (None,))[0]):
+                    for tag, cells in unknown_tags(raw).items():
+                        where = f"{source.rel} (cell {', '.join(map(str, cells))})"
+                        unknown.setdefault(tag, []).append(where)
+                loaded = prepare(raw, settings)
             except NbbuildError as exc:
-                rows.append((str(source.rel), "error", [str(exc)]))
+                rows.append((source.key, "error", [str(exc)]))
                 continue
-            rows.append((str(source.rel), decision.action.value, decision.reasons))
-    return rows
+            if quick is not None:
+                rows.append((source.key, Action.SKIP.value, []))
+                continue
+            decision, _, _ = cache.decide(loaded)
+            rows.append((source.key, decision.action.value, decision.reasons))
+    notes = [
+        f"unknown tag {tag!r} ignored: {'; '.join(places)}" for tag, places in sorted(unknown.items())
+    ]
+    return rows, notes

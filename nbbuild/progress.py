@@ -114,7 +114,7 @@ class PlainReporter(NullReporter):
             verb = "built" if result.action == "executed" else "re-rendered"
             why = f": {'; '.join(result.reasons)}" if result.reasons else ""
             self._print(
-                f"[{self.done}/{self.total}] {verb} {result.source.rel} "
+                f"[{self.done}/{self.total}] {verb} {result.source} "
                 f"({result.seconds:.1f} s{why})"
             )
 
@@ -217,5 +217,5 @@ class RichReporter(NullReporter):
         table.add_row(f"[bold]{self.done}/{self.total}[/]", "█" * filled + "░" * (width - filled))
         now = time.perf_counter()
         for source, started in list(self.running.items()):
-            table.add_row(f"{now - started:5.1f} s", str(source.rel))
+            table.add_row(f"{now - started:5.1f} s", source.key)
         return table

@@ -125,7 +125,7 @@ def build_report(result: BuildResult, *, course: Path, workers: int) -> dict[str
     totals = {phase: sum(n["phases"].get(phase, 0.0) for n in notebooks) for phase in PHASES}
     held = totals["execute"] + totals["kernel_wait"]
     cells = [
-        {"source": str(r.source.rel), "cell": index + 1, "seconds": seconds}
+        {"source": r.source.key, "cell": index + 1, "seconds": seconds}
         for r in result.results
         for index, seconds in r.cells.items()
     ]
@@ -189,7 +189,7 @@ def build_report(result: BuildResult, *, course: Path, workers: int) -> dict[str
 def _notebook(r: NotebookResult) -> dict[str, Any]:
     phases = {k: v for k, v in r.stages.items() if k in PHASES}
     return {
-        "source": str(r.source.rel),
+        "source": r.source.key,
         "title": r.title,
         "status": r.status.value,
         "action": r.action,

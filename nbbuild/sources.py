@@ -24,12 +24,27 @@ _EMPHASIS = re.compile(r"(\*{1,3}|_{1,3}|`)(.+?)\1")
 
 @dataclass
 class LoadedNotebook:
-    """A parsed notebook, its kernel name, and (for ``.py``) each cell's first line."""
+    """A parsed notebook, its kernel name, and (for ``.py``) each cell's first line.
+
+    For a course with editions or languages (editions.py), ``nb`` is what runs on
+    the kernel; ``full`` is the language's whole notebook (with cells that do not
+    run), ``positions`` says where in ``full`` each cell of ``nb`` is, and
+    ``cell_numbers`` gives each cell of ``nb`` its 1-based number in the source.
+    """
 
     source: Source
     nb: nbformat.NotebookNode
     kernel_name: str
     cell_lines: list[int] | None = None
+    cell_numbers: list[int] | None = None
+    full: nbformat.NotebookNode | None = None
+    positions: list[int] | None = None
+
+    def cell_number(self, index: int) -> int:
+        """The 1-based number, in the source file, of cell ``index`` of ``nb``."""
+        if self.cell_numbers is not None and 0 <= index < len(self.cell_numbers):
+            return self.cell_numbers[index]
+        return index + 1
 
     @property
     def title(self) -> str:

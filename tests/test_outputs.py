@@ -3,6 +3,7 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
+from nbbuild.layout import output_paths
 from nbbuild.model import NotebookResult, Source, SourceKind, Status
 from nbbuild.outputs import copy_assets, prepare, remove_outputs, write_atomic, write_index
 
@@ -67,7 +68,7 @@ def test_index_links_pages_in_order_and_marks_failures(tmp_path):
 def test_remove_outputs_deletes_only_that_notebooks_files(tmp_path):
     for name in ["a.html", "a.slides.html", "a.ipynb", "b.html"]:
         (tmp_path / name).write_text("x")
-    remove_outputs(tmp_path, PurePosixPath("a"), ("html", "slides", "notebook"))
+    remove_outputs(tmp_path, output_paths(PurePosixPath("a"), ("html", "slides", "notebook")).values())
     assert sorted(p.name for p in tmp_path.iterdir()) == ["b.html"]
 
 
