@@ -30,6 +30,7 @@ Other modes (docs/performance.md has their results):
     python benchmark_realistic_workload.py --noop 1000          # no-op builds of 1,000 notebooks
     python benchmark_realistic_workload.py --forking --runs 5   # forked vs spawned kernels
     python benchmark_realistic_workload.py --preload --runs 5   # needs pip install -e '.[bench]'
+    python benchmark_realistic_workload.py --editions --runs 5 --workers 2  # editions vs one build each
 """
 
 from __future__ import annotations
@@ -553,6 +554,87 @@ def preload_benchmark(args: argparse.Namespace) -> int:
     return 0
 
 
+def split_by_edition(course: Path, dest: Path) -> dict[str, Path]:
+    """One plain course per (language, edition) of a course with editions: that
+    edition's notebooks as ``.ipynb`` (tags kept), beside the course's other files.
+    Building each of them is how editions are made without nbbuild's editions:
+    every edition executes again."""
+    import nbformat
+
+    from nbbuild import load_settings
+    from nbbuild.discover import discover
+    from nbbuild.editions import edition, read
+
+    settings = load_settings(course)
+    found = discover(settings)
+    courses = {}
+    for lang in settings.languages or (None,):
+        for name in settings.edition_names:
+            root = dest / f"{lang or 'all'}-{name}"
+            for source in found.sources:
+                if source.lang != lang:
+                    continue
+                target = root / source.stem.with_suffix(".ipynb")
+                target.parent.mkdir(parents=True, exist_ok=True)
+                nb = edition(read(source, settings).full, name)
+                for cell in nb.cells:
+                    cell.metadata.pop("lang", None)  # already chosen
+                nbformat.write(nb, target)
+            for rel in found.assets:
+                (root / rel).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(course / rel, root / rel)
+            courses[f"{lang}/{name}" if lang else name] = root
+    return courses
+
+
+def editions_benchmark(args: argparse.Namespace) -> int:
+    """Issue 6: a course with editions and languages (fixtures/bilingual), built by
+    nbbuild (one execution per notebook and language), against one plain build per
+    (language, edition), side by side, ``--runs`` rounds (default 5)."""
+    from nbbuild import load_settings
+
+    course = (args.course if args.course != HERE / "fixtures" / "course"
+              else HERE / "fixtures" / "bilingual").resolve()
+    settings = load_settings(course)
+    formats = ",".join(settings.formats)
+    with tempfile.TemporaryDirectory(prefix="nbbuild-bench-ed-") as tmp:
+        split = split_by_edition(course, Path(tmp) / "split")
+        n = 0
+
+        def fresh() -> tuple[Path, Path]:
+            nonlocal n
+            n += 1
+            return Path(tmp) / f"out{n}", Path(tmp) / f"store{n}"
+
+        def editions() -> float:
+            return _timed_build(course, *fresh(), args.workers)
+
+        def separately() -> float:
+            return sum(_timed_build(root, *fresh(), args.workers, None, "-f", formats)
+                       for root in split.values())
+
+        sides = {"nbbuild editions": editions, "one build per edition": separately}
+        times: dict[str, list[float]] = {k: [] for k in sides}
+        for i in range(args.runs):
+            for name in (list(sides) if i % 2 == 0 else list(sides)[::-1]):
+                times[name].append(sides[name]())
+                print(f"  round {i + 1}: {name:22} {times[name][-1]:6.2f} s", flush=True)
+    outputs = len(split) * len(settings.formats)
+    print(f"\n{course.name}: {len(split)} (language, edition) pairs x {len(settings.formats)} "
+          f"formats = {outputs} outputs per notebook, --workers {args.workers}, {args.runs} rounds\n")
+    print("| | median (s) | spread |")
+    print("|---|---|---|")
+    for name in sides:
+        print(f"| {name} | {statistics.median(times[name]):.2f} | ±{100 * _spread(times[name]):.0f}% |")
+    ratio = statistics.median(times["one build per edition"]) / statistics.median(
+        times["nbbuild editions"])
+    print(f"\nnbbuild's editions: {ratio:.2f}x faster than one build per edition")
+    if args.json:
+        args.json.write_text(json.dumps({"course": str(course), "times": times, "ratio": ratio},
+                                        indent=2) + "\n")
+    return 0
+
+
 def summarize(times: list[float]) -> dict[str, float]:
     return {
         "median": statistics.median(times),
@@ -589,6 +671,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="instead: numpy/pandas/matplotlib notebooks with and without preload")
     parser.add_argument("--imports", type=int, default=12, metavar="N",
                         help="with --preload: how many notebooks [12]")
+    parser.add_argument("--editions", action="store_true",
+                        help="instead: fixtures/bilingual (or --course) with its editions, "
+                             "against one build per edition")
     parser.add_argument("--quick", action="store_true",
                         help="with --matrix: one run each, fewer configurations (< 2 min)")
     args = parser.parse_args(argv)
@@ -600,6 +685,8 @@ def main(argv: list[str] | None = None) -> int:
         return forking_benchmark(args)
     if args.preload:
         return preload_benchmark(args)
+    if args.editions:
+        return editions_benchmark(args)
     course = args.course.resolve()
     formats = [f.strip() for f in args.formats.split(",") if f.strip()]
     n_notebooks = len(course_notebooks(course))
