@@ -274,10 +274,8 @@ def _check_layout(layout: str, where: str) -> None:
             f"{where}: layout {layout!r}: only {{lang}}, {{edition}} and {{format}} may be used "
             f"({exc})"
         ) from None
-    if layout.startswith("/") or ".." in parts or "{format}" not in layout:
-        raise ConfigError(
-            f"{where}: layout {layout!r} must be a relative folder path containing {{format}}"
-        )
+    if layout.startswith("/") or ".." in parts:
+        raise ConfigError(f"{where}: layout {layout!r} must be a relative folder path")
 
 
 def _strings(value: Any, key: str, where: str) -> tuple[str, ...]:

@@ -23,7 +23,7 @@ from pathlib import Path, PurePosixPath
 from .config import CONFIG_FILE, Settings
 from .errors import ConflictingOutputsError, DiscoveryError
 from .globs import matches_any, natural_key
-from .layout import INDEX, MARKER, outputs_of
+from .layout import INDEX, MARKER, asset_roots, outputs_of
 from .model import Course, Source, SourceKind
 
 SKIPPED_DIRS = frozenset({".ipynb_checkpoints", "__pycache__", "node_modules"})
@@ -62,7 +62,7 @@ def discover(settings: Settings) -> Course:
         for s in sources
         for lang in (settings.languages or (None,))
     ]
-    _check_conflicts(sources, settings)
+    _check_conflicts(sources, assets, settings)
     return Course(root=root, sources=tuple(sources), assets=tuple(assets))
 
 
@@ -104,10 +104,16 @@ def _is_settings_file(rel: PurePosixPath, settings: Settings) -> bool:
     )
 
 
-def _check_conflicts(sources: list[Source], settings: Settings) -> None:
+def _check_conflicts(
+    sources: list[Source], assets: list[PurePosixPath], settings: Settings
+) -> None:
     claims: dict[PurePosixPath, list[str]] = defaultdict(list)
     if "html" in settings.formats:
         claims[INDEX].append("the course index")
+    if "code" in settings.formats:  # a script next to a course file of the same name
+        for root in asset_roots(settings):
+            for rel in assets:
+                claims[root / rel].append(f"the course file {rel}")
     for source in sources:
         for path in outputs_of(settings, source).values():
             claims[path].append(str(source))

@@ -53,6 +53,10 @@ def test_nbbuild_toml_takes_precedence_over_pyproject(tmp_path):
         ("timeout = -1\n", "positive"),
         ("workers = [\n", "not valid TOML"),
         ("exclude = [1]\n", "list of glob strings"),
+        ('editions = ["teacher"]\n', "unknown edition teacher; choose from completed"),
+        ('languages = ["en/x"]\n', "not a language code: en/x"),
+        ('layout = "{lang}/{year}"\n', "only {lang}, {edition} and {format}"),
+        ('layout = "../{format}"\n', "must be a relative folder path"),
     ],
 )
 def test_bad_settings_name_the_file_and_the_problem(tmp_path, text, message):
@@ -73,3 +77,14 @@ def test_settings_are_frozen(tmp_path):
     with pytest.raises(AttributeError):
         s.workers = 9  # type: ignore[misc]
     assert isinstance(s.out, Path)
+
+
+def test_editions_and_languages_add_the_code_format_unless_formats_are_given(tmp_path):
+    (tmp_path / "nbbuild.toml").write_text('languages = ["en", "de"]\n')
+    settings = load_settings(tmp_path)
+    assert settings.variants and settings.edition_names == ("completed",)
+    assert settings.formats == ("html", "slides", "notebook", "code")
+    assert load_settings(tmp_path, formats="html").formats == ("html",)
+    (tmp_path / "nbbuild.toml").write_text("workers = 2\n")
+    plain = load_settings(tmp_path)
+    assert not plain.variants and plain.formats == ("html", "slides", "notebook")

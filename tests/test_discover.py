@@ -90,3 +90,26 @@ def test_demo_course_has_13_notebooks_in_3_folders(course):
     assert {s.rel.parts[0] for s in found.sources if len(s.rel.parts) > 1} == {
         "01-basics", "02-data", "03-performance"}
     assert P("img/logo.png") in found.assets and P("02-data/data/sales.csv") in found.assets
+
+
+def test_a_script_output_next_to_a_course_file_of_its_name_is_a_clear_error(tmp_path):
+    write_notebook(tmp_path / "helpers.ipynb", "1")
+    (tmp_path / "helpers.py").write_text("def f():\n    return 1\n")  # a module, not a notebook
+    with pytest.raises(ConflictingOutputsError, match="the course file helpers.py and helpers.ipynb"):
+        discover(load_settings(tmp_path, formats="html,code"))
+    assert _rels(discover(load_settings(tmp_path, formats="html"))) == ["helpers.ipynb"]
+
+
+def test_every_layout_clash_is_found_before_anything_runs(tmp_path):
+    write_notebook(tmp_path / "a.ipynb", "1")
+    (tmp_path / "nbbuild.toml").write_text(
+        'editions = ["completed", "speaker"]\nlayout = "{format}"\n')
+    with pytest.raises(ConflictingOutputsError, match="a.ipynb would write two of its outputs"):
+        discover(load_settings(tmp_path))
+
+
+def test_a_course_with_languages_has_one_source_per_language(tmp_path):
+    write_notebook(tmp_path / "a.ipynb", "1")
+    (tmp_path / "nbbuild.toml").write_text('languages = ["en", "de"]\n')
+    found = discover(load_settings(tmp_path))
+    assert [s.key for s in found.sources] == ["a.ipynb [en]", "a.ipynb [de]"]
