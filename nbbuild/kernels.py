@@ -125,6 +125,9 @@ class KernelPool:
         self._starting: dict[KernelRequest, deque[asyncio.Task[Kernel]]] = defaultdict(deque)
         self._in_use: set[Kernel] = set()
         self._stopping: set[asyncio.Task[None]] = set()
+        # Spares started for an earlier build (watch mode) that nobody has asked
+        # for since: taken if wanted, else the first to make room.
+        self._stale: set[asyncio.Task[Kernel]] = set()
         # Kernel start-up is CPU-bound: starting every spare at once delays the
         # kernels needed first. Starts queue here, in the order they were asked for.
         self._start_slots = asyncio.Semaphore(max(1, max_starting or spares))
@@ -157,6 +160,14 @@ class KernelPool:
         self._expected.extend(requests)
         self._refill()
 
+    def forget_expected(self) -> None:
+        """Drop announced requests nobody asked for (watch mode, between builds).
+
+        Spares already started stay: the next build may want them; when it needs
+        room for others, they give way first (``_refill``)."""
+        self._expected.clear()
+        self._stale.update(t for queue in self._starting.values() for t in queue)
+
     async def take(self, request: KernelRequest) -> Kernel:
         """A ready kernel for ``request``: a spare if one was started, else a new one."""
         if self.state is PoolState.CLOSED:
@@ -164,6 +175,7 @@ class KernelPool:
         queue = self._starting.get(request)
         if queue:
             task = queue.popleft()
+            self._stale.discard(task)
         else:
             try:
                 self._expected.remove(request)
@@ -197,6 +209,7 @@ class KernelPool:
             return
         self.state = PoolState.CLOSED
         self._expected.clear()
+        self._stale.clear()
         pending = [t for q in self._starting.values() for t in q]
         self._starting.clear()
         for task in pending:
@@ -245,10 +258,24 @@ class KernelPool:
 
     def _refill(self) -> None:
         waiting = sum(len(q) for q in self._starting.values())
-        while self.state is PoolState.OPEN and self._expected and waiting < self.spares:
+        while self.state is PoolState.OPEN and self._expected:
+            if waiting >= self.spares:
+                if not self._stale:
+                    break
+                self._retire(self._stale.pop())
+                waiting -= 1
             request = self._expected.popleft()
             self._starting[request].append(self._launch(request))
             waiting += 1
+
+    def _retire(self, task: asyncio.Task[Kernel]) -> None:
+        """Stop a spare nobody wants (started or still starting)."""
+        for queue in self._starting.values():
+            if task in queue:
+                queue.remove(task)
+                break
+        task.add_done_callback(self._stop_if_started)
+        task.cancel()
 
     def _launch(self, request: KernelRequest) -> asyncio.Task[Kernel]:
         self.started += 1

@@ -12,6 +12,7 @@ Results are kept and reported in course order.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import sqlite3
 import time
@@ -97,18 +98,64 @@ class _Job:
     read_seconds: float = 0.0
 
 
-async def _build(settings: Settings, reporter: Reporter, force: bool, use_cache: bool) -> BuildResult:
+@dataclass
+class Session:
+    """What watch mode keeps between builds: the kernel pool (warm spares, kernel
+    templates) and the export thread (warm exporters). ``build_in_session`` uses
+    them instead of making and closing its own."""
+
+    pool: KernelPool
+    exporter: _ExportThread
+
+    @classmethod
+    def open(cls, settings: Settings) -> Session:
+        return cls(_pool_for(settings, tracking=True), _ExportThread(settings))
+
+    async def close(self) -> None:
+        try:
+            await self.pool.close()
+        finally:
+            self.exporter.close()
+
+
+async def build_in_session(
+    settings: Settings,
+    reporter: Reporter,
+    session: Session,
+    *,
+    only: set[str] | None = None,
+    previous: dict[str, NotebookResult] | None = None,
+) -> BuildResult:
+    """One build on a session's pool and exporters (watch mode). With ``only``
+    (store keys), other notebooks are not looked at: their result is taken from
+    ``previous``. Cancelling it discards the kernels it was using; notebooks it
+    finished are recorded and their outputs written."""
+    return await _build(settings, reporter, False, True, session, only, previous or {})
+
+
+async def _build(
+    settings: Settings, reporter: Reporter, force: bool, use_cache: bool,
+    session: Session | None = None, only: set[str] | None = None,
+    previous: dict[str, NotebookResult] | None = None,
+) -> BuildResult:
     began = time.perf_counter()
     cpu_began = time.process_time()
-    _cancel_on_sigterm()
+    if session is None:
+        _cancel_on_sigterm()
     course = discover(settings)
     _prepare_output(settings)
-    exporter = _ExportThread(settings)
+    exporter = session.exporter if session is not None else _ExportThread(settings)
     store = _open_store(settings, reporter) if use_cache else None
     try:
         cache = Cache(store, settings, force=force, files=course.assets) if store else None
         order = execution_order(course.sources, _durations(store, course.sources, reporter))
-        results, pool_stats = await _run_all(course, order, settings, exporter, reporter, cache)
+        kept = {}
+        if only is not None:
+            known = previous or {}
+            kept = {i: known[s.key] for i, s in enumerate(course.sources)
+                    if s.key not in only and s.key in known}
+        results, pool_stats = await _run_all(
+            course, order, settings, exporter, reporter, cache, session, kept)
         ordered = [results[i] for i in range(len(course.sources))]
         index = None
         if "html" in settings.formats:
@@ -128,7 +175,8 @@ async def _build(settings: Settings, reporter: Reporter, force: bool, use_cache:
         if store is not None:
             _record_build(store, settings, result, reporter)
     finally:
-        exporter.close()
+        if session is None:
+            exporter.close()
         if store is not None:
             store.close()
     reporter.build_finished(result)
@@ -153,6 +201,16 @@ def _record_build(store: Store, settings: Settings, result: BuildResult, reporte
         reporter.warning(warning)
 
 
+def _pool_for(settings: Settings, *, tracking: bool) -> KernelPool:
+    return KernelPool(
+        spares=_spares(settings),
+        startup_timeout=settings.startup_timeout,
+        fork=settings.fork_kernels,
+        preload=settings.preload,
+        setup_code=install_code(settings.course) if tracking else None,
+    )
+
+
 async def _run_all(
     course: Course,
     order: list[int],
@@ -160,32 +218,39 @@ async def _run_all(
     exporter: _ExportThread,
     reporter: Reporter,
     cache: Cache | None,
+    session: Session | None = None,
+    kept: dict[int, NotebookResult] | None = None,
 ) -> tuple[dict[int, NotebookResult], dict[str, Any]]:
     """Plan, then execute or re-render what is stale; results by course position,
-    and the pool's figures."""
-    results: dict[int, NotebookResult] = {}
+    and the pool's figures. ``kept`` results are taken as they are."""
+    results: dict[int, NotebookResult] = dict(kept or {})
     warm = None
-    async with KernelPool(
-        spares=_spares(settings),
-        startup_timeout=settings.startup_timeout,
-        fork=settings.fork_kernels,
-        preload=settings.preload,
-        setup_code=install_code(settings.course) if cache is not None else None,
-    ) as pool, ResourceSampler(pool.pids) as sampler:
+    async with contextlib.AsyncExitStack() as stack:
+        if session is None:
+            pool = await stack.enter_async_context(_pool_for(settings, tracking=cache is not None))
+        else:
+            pool = session.pool
+            pool.forget_expected()
+            stack.callback(pool.forget_expected)
+        sampler = await stack.enter_async_context(ResourceSampler(pool.pids))
         to_execute: list[_Job] = []
         to_render: list[_Job] = []
-        async for job in _plan_all(course.sources, order, pool, results, cache, settings):
+        planned = [i for i in order if i not in results]
+        async for job in _plan_all(course.sources, planned, pool, results, cache, settings):
             (to_execute if job.decision.action is Action.EXECUTE else to_render).append(job)
-        if to_render and not to_execute:
-            warm = exporter.submit(exporter.exporters.warm_up)
+        if exporter.warm:
+            pass  # a watch session's exporters, after its first build
+        elif to_render and not to_execute:
+            warm = exporter.submit(exporter.warm_up)
         elif to_execute:
             # Importing nbconvert and compiling templates takes ~0.5 s of CPU and holds
             # the GIL: start once the first kernel is up, so it does not slow the
             # first kernels' boot (they are CPU-bound too) nor the loop driving them.
             warm = asyncio.ensure_future(_warm_up_after(pool, exporter))
         reporter.build_started(len(course.sources), settings.workers)
-        for result in results.values():
-            _finish(settings, result, reporter)
+        for i, result in results.items():
+            if i not in (kept or {}):
+                _finish(settings, result, reporter)
         assets = exporter.submit(_copy_assets, settings, course.assets)
         queue: asyncio.Queue[_Job] = asyncio.Queue()
         for job in to_execute:
@@ -240,7 +305,7 @@ async def _warm_up_after(pool: KernelPool, exporter: _ExportThread) -> None:
         await asyncio.wait_for(pool.first_ready(), timeout=2.0)
     except TimeoutError:
         pass
-    await exporter.submit(exporter.exporters.warm_up)
+    await exporter.submit(exporter.warm_up)
 
 
 def _prepare_output(settings: Settings) -> None:
@@ -441,6 +506,10 @@ async def _execute_one(
     except Exception as exc:  # a bug or an unforeseen failure costs one notebook only
         result.status = Status.ERRORED
         result.error = NotebookError(str(source.rel), f"internal error: {exc!r}")
+    except asyncio.CancelledError:
+        if kernel is not None:  # superseded (watch mode) or interrupted: never reused
+            pool.discard(kernel)
+        raise
     finally:
         if kernel is not None and result.error is not None:
             pool.discard(kernel)
@@ -616,6 +685,13 @@ class _ExportThread:
     def __init__(self, settings: Settings) -> None:
         self.exporters = Exporters(settings.formats, reveal_url_prefix=settings.reveal_url_prefix)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nbbuild-export")
+        #: Whether the exporters have paid their first-use cost (``warm_up``).
+        self.warm = False
+
+    def warm_up(self) -> None:
+        """Runs on the export thread."""
+        self.exporters.warm_up()
+        self.warm = True
 
     def submit(self, fn, *args) -> asyncio.Future:
         return asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)

@@ -236,6 +236,20 @@ class Store:
         return [Fingerprint(*row) for row in rows]
 
     @_timed
+    def dependents(self, paths: Iterable[str]) -> set[str]:
+        """Sources (store keys) whose recorded execution read any of ``paths``."""
+        assert self._db is not None
+        found: set[str] = set()
+        for path in paths:
+            rows = self._db.execute(
+                "SELECT n.source FROM notebooks n JOIN dependencies d ON d.key = n.exec_key "
+                "WHERE d.path = ?",
+                (path,),
+            )
+            found.update(row[0] for row in rows)
+        return found
+
+    @_timed
     def record_notebook(
         self,
         record: NotebookRecord,
