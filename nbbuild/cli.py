@@ -9,6 +9,7 @@ Exit codes: 0 every notebook built; 1 some notebook failed or errored;
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
@@ -118,6 +119,84 @@ def build(
         )
         write_report(Path(report_path), report)
     sys.exit(EXIT_OK if result.ok else EXIT_NOTEBOOKS_FAILED)
+
+
+@main.command()
+@click.argument("course", type=click.Path(exists=True, file_okay=False), default=".")
+@click.option("-o", "--out", type=click.Path(file_okay=False), help="Output folder [COURSE/_build].")
+@click.option("-f", "--formats", help="Comma-separated formats, as for build.")
+@click.option("-j", "--workers", type=click.IntRange(min=1), help="Notebooks run at once [4].")
+@click.option(
+    "--timeout", type=click.FloatRange(min=0, min_open=True), help="Per-cell timeout, s [300]."
+)
+@click.option(
+    "--cache-dir", type=click.Path(file_okay=False), help="The course's store [COURSE/.nbbuild]."
+)
+@click.option("--fork/--no-fork", "fork_kernels", default=None, help="As for build [fork].")
+@click.option("--serve", is_flag=True, help="Serve the outputs, with pages that reload.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to serve on.")
+@click.option("--port", type=click.IntRange(min=0, max=65535), default=8000, show_default=True,
+              help="Port to serve on (0: any free port).")
+@click.option("--open", "open_browser", is_flag=True, help="Open the index in a browser.")
+@click.option("--poll", is_flag=True,
+              help="Poll for changes (network and container file systems).")
+@click.option("--debounce", type=click.FloatRange(min=0), default=0.2, show_default=True,
+              help="Seconds of quiet after an edit before rebuilding.")
+def watch(
+    course: str,
+    out: str | None,
+    formats: str | None,
+    workers: int | None,
+    timeout: float | None,
+    cache_dir: str | None,
+    fork_kernels: bool | None,
+    serve: bool,
+    host: str,
+    port: int,
+    open_browser: bool,
+    poll: bool,
+    debounce: float,
+) -> None:
+    """Build COURSE, then rebuild what each edit touches until Ctrl-C."""
+    import asyncio
+
+    from .errors import ConfigError
+    from .platforms import loop_factory
+    from .progress import PlainReporter
+    from .watch import Watcher
+
+    overrides = dict(out=out, formats=formats, workers=workers, timeout=timeout,
+                     cache_dir=cache_dir, fork_kernels=fork_kernels)
+    reporter = PlainReporter()
+    try:
+        watcher = Watcher(Path(course), overrides, reporter, debounce=debounce, poll=poll)
+    except ConfigError as exc:
+        _fail(str(exc), EXIT_USAGE)
+    server = None
+    if serve:
+        from .serve import PreviewServer
+
+        try:
+            server = PreviewServer(watcher.settings.out, host, port).start()
+        except OSError as exc:
+            _fail(f"cannot serve on {host}:{port}: {exc.strerror}", EXIT_USAGE)
+        watcher.listeners.append(server.notebook_done)
+        watcher.after_build.append(server.index_written)
+        click.echo(f"serving {watcher.settings.out} at {server.url}")
+        if open_browser:
+            import webbrowser
+
+            webbrowser.open(server.url)
+    click.echo(f"watching {watcher.course} (Ctrl-C to stop)")
+    try:
+        with asyncio.Runner(loop_factory=loop_factory()) as runner:
+            runner.run(watcher.run())
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if server is not None:
+            server.close()
+    click.echo("stopped watching; no kernel left running")
 
 
 @main.command()

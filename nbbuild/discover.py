@@ -73,10 +73,24 @@ def _walk(root: Path, out: Path):
         here = Path(dirpath)
         dirnames[:] = sorted(d for d in dirnames if not _skip_dir(here / d, d, out))
         for name in sorted(filenames):
-            if name.startswith("."):
+            if name.startswith(".") or is_editor_temporary(name):
                 continue
             path = here / name
             yield PurePosixPath(path.relative_to(root).as_posix()), path
+
+
+def is_editor_temporary(name: str) -> bool:
+    """Files editors write beside the one being saved: backups (``x~``), vim's
+    ``4913`` probe and swap files, Emacs' ``#x#`` and ``.#x``, JetBrains'
+    ``___jb_tmp___``/``___jb_old___``. Never part of a course."""
+    return (
+        name.endswith("~")
+        or name == "4913"
+        or name.startswith(".#")
+        or (name.startswith("#") and name.endswith("#"))
+        or name.endswith((".swp", ".swx", ".swo", ".tmp"))
+        or "___jb_" in name
+    )
 
 
 def _skip_dir(path: Path, name: str, out: Path) -> bool:

@@ -96,6 +96,10 @@ class _Job:
     export_parts: dict[str, Any] = field(default_factory=dict)
     #: Seconds spent reading and parsing the source.
     read_seconds: float = 0.0
+    #: The source's (mtime_ns, size, digest) taken before it was read: what the
+    #: record claims was built. (Taken after the build, an edit saved during it
+    #: would be recorded as built.)
+    source_stat: tuple[int, int, str] | None = None
 
 
 @dataclass
@@ -384,6 +388,10 @@ async def _plan_all(
             installed = sorted(KernelSpecManager().find_kernel_specs())
         read_began = time.perf_counter()
         try:
+            stat = cache.source_stat(source) if cache is not None else None
+        except OSError:
+            stat = None  # gone: reading it says so
+        try:
             loaded = editions.read(source, settings)
             if loaded.kernel_name not in installed:
                 raise UnknownKernelError(
@@ -404,6 +412,7 @@ async def _plan_all(
                 continue
             job = _Job(i, loaded, decision, parts, key, cache.export_parts(loaded))
         job.read_seconds = read
+        job.source_stat = stat
         if job.decision.action is Action.EXECUTE:
             pool.expect([_request(loaded)])
             await asyncio.sleep(0)  # let the pool launch that kernel now
@@ -582,10 +591,9 @@ def _record(
     if cache is None or not job.exec_key:
         return
     source = job.loaded.source
-    try:
-        mtime_ns, size, src_digest = cache.source_stat(source)
-    except OSError:
+    if job.source_stat is None:
         return
+    mtime_ns, size, src_digest = job.source_stat
     record = NotebookRecord(
         source=source.key,
         src_mtime_ns=mtime_ns,

@@ -103,6 +103,7 @@ class PlainReporter(NullReporter):
 
     def build_started(self, total: int, workers: int) -> None:
         self.total = total
+        self.done = 0
         if not self.quiet:
             self._print(f"building {plural(total, 'notebook')} with {plural(workers, 'worker')}")
 

@@ -236,6 +236,15 @@ class Store:
         return [Fingerprint(*row) for row in rows]
 
     @_timed
+    def forget(self, source: str) -> None:
+        """Drop what is known of a notebook that is gone (its executions stay: they
+        are content-addressed, and a renamed notebook finds its own again)."""
+        assert self._db is not None
+        with self._db:
+            self._db.execute("DELETE FROM notebooks WHERE source = ?", (source,))
+            self._db.execute("DELETE FROM notebook_runs WHERE source = ?", (source,))
+
+    @_timed
     def dependents(self, paths: Iterable[str]) -> set[str]:
         """Sources (store keys) whose recorded execution read any of ``paths``."""
         assert self._db is not None

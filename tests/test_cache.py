@@ -307,3 +307,18 @@ def test_a_noop_build_is_not_compared_with_full_ones(tmp_path, private_tmp):
     stream = io.StringIO()
     build(load_settings(c.root, workers=2), PlainReporter(stream))  # no-op: different kind
     assert "slower than" not in stream.getvalue()
+
+
+def test_an_edit_saved_during_the_build_is_not_recorded_as_built(course):
+    """The record claims the content that was read, not what the file holds once the
+    build is done: here the notebook edits its own source while it runs."""
+    path = course.root / "self_editing.ipynb"
+    course.notebook("self_editing", "import json, pathlib\n"
+                    "p = pathlib.Path('self_editing.ipynb')\n"
+                    "nb = json.loads(p.read_text())\n"
+                    "nb['cells'][0]['source'] = '# edited while building'\n"
+                    "p.write_text(json.dumps(nb))")
+    result, ran = course.build()
+    assert result.ok and ran == ["self_editing"]
+    assert "edited while building" in path.read_text()
+    assert course.plan()["self_editing.ipynb"] != "up to date"
