@@ -81,3 +81,75 @@ def test_pages_show_outputs_the_plot_and_the_image(site, browser, tmp_path):
     browser.get(f"{site}/02-data/02-using-helpers.html")
     body = browser.find_element("tag name", "body").text
     assert "1491.0" in body and "'north': 460" in body  # outputs of the executed cells
+
+
+LIVE = """# %% [markdown]
+# # Live lecture
+
+# %%
+{code}
+print("the lecture says v{version}")
+"""
+
+
+def _until(check, timeout: float = 30):
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            value = check()
+        except Exception:  # the page is reloading under the driver
+            value = None
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("the page did not get there in time")
+
+
+def test_watch_serve_reloads_the_open_page_and_shows_a_failing_edit(tmp_path, private_tmp,
+                                                                    browser):
+    import re
+    import signal
+    import subprocess
+    import sys
+
+    course = tmp_path / "live"
+    course.mkdir()
+    lecture = course / "lecture.py"
+    lecture.write_text(LIVE.format(code="x = 1", version=1))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "nbbuild", "watch", str(course), "--serve", "--port", "0",
+         "-j", "2"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        url = None
+        while url is None:
+            line = proc.stdout.readline()
+            assert line, "nbbuild watch ended early"
+            found = re.search(r"at (http://127\.0\.0\.1:\d+/)", line)
+            url = found and found.group(1)
+        _until(lambda: (course / "_build" / "lecture.html").is_file(), 60)
+        browser.get(url + "lecture.html")
+        body = lambda: browser.find_element("tag name", "body").text  # noqa: E731
+        _until(lambda: "the lecture says v1" in body())
+
+        browser.execute_script("window.__before_edit = true")
+        lecture.write_text(LIVE.format(code="x = 2", version=2))
+        _until(lambda: browser.execute_script("return window.__before_edit === undefined")
+               and "the lecture says v2" in body())
+
+        lecture.write_text(LIVE.format(code="1 / 0", version=3))
+        error = _until(lambda: browser.execute_script(
+            "var e = document.getElementById('nbbuild-error'); return e && e.textContent"))
+        assert "lecture.py" in error and "cell 2" in error and "ZeroDivisionError" in error
+        assert browser.find_element("id", "nbbuild-error").is_displayed()
+
+        lecture.write_text(LIVE.format(code="x = 4", version=4))
+        _until(lambda: "the lecture says v4" in body()
+               and not browser.find_elements("id", "nbbuild-error"))
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out = proc.communicate(timeout=20)[0]
+    assert "stopped watching" in out
