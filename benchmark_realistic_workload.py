@@ -31,6 +31,7 @@ Other modes (docs/performance.md has their results):
     python benchmark_realistic_workload.py --forking --runs 5   # forked vs spawned kernels
     python benchmark_realistic_workload.py --preload --runs 5   # needs pip install -e '.[bench]'
     python benchmark_realistic_workload.py --editions --runs 5 --workers 2  # editions vs one build each
+    python benchmark_realistic_workload.py --watch --workers 2  # watch --serve: save to reload
 """
 
 from __future__ import annotations
@@ -635,6 +636,110 @@ def editions_benchmark(args: argparse.Namespace) -> int:
     return 0
 
 
+WATCHED = """# %% [markdown]
+# # A short lecture, version {version}
+
+# %%
+x = {version}
+x * 2
+
+# %%
+print("version {version}")
+"""
+
+
+def watch_benchmark(args: argparse.Namespace) -> int:
+    """Issue 7: ``nbbuild watch --serve`` on a short notebook open in headless
+    Chromium; for each of ``--edits`` saves, the seconds from the save to the new
+    HTML on disk and to the page's reload (``performance.timeOrigin`` of the
+    reloaded page). Needs selenium, chromium and chromedriver (the test set-up)."""
+    import re
+    import signal
+
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    from nbbuild.store import Store
+
+    edits = args.edits
+    with tempfile.TemporaryDirectory(prefix="nbbuild-bench-watch-") as tmp:
+        course = Path(tmp) / "course"
+        course.mkdir()
+        lecture = course / "lecture.py"
+        lecture.write_text(WATCHED.format(version=0))
+        page = course / "_build" / "lecture.html"
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "nbbuild", "watch", str(course), "--serve", "--port", "0",
+             "--workers", str(args.workers)],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        options = webdriver.ChromeOptions()
+        options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
+        for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                     f"--user-data-dir={Path(tmp) / 'profile'}"):
+            options.add_argument(flag)
+        driver = webdriver.Chrome(
+            service=Service(shutil.which("chromedriver") or "/usr/bin/chromedriver"),
+            options=options)
+        disk, reload = [], []
+        try:
+            url = None
+            while url is None:
+                line = proc.stdout.readline()
+                if not line:
+                    raise SystemExit("nbbuild watch ended early")
+                found = re.search(r"at (http://127\.0\.0\.1:\d+/)", line)
+                url = found and found.group(1)
+            _wait(lambda: page.is_file() and "version 0" in page.read_text(), 60)
+            driver.get(url + "lecture.html")
+            for version in range(1, edits + 1):
+                time.sleep(1.0)  # the previous build is done, the next spare ready
+                driver.execute_script("window.__before = true")
+                saved = time.time()
+                lecture.write_text(WATCHED.format(version=version))
+                _wait(lambda: f"version {version}<" in page.read_text(), 30, 0.002)
+                disk.append(time.time() - saved)
+                origin = _wait(lambda: driver.execute_script(
+                    "return window.__before === undefined && document.readyState === 'complete'"
+                    " ? performance.timeOrigin : null"), 30, 0.005)
+                reload.append(origin / 1000 - saved)
+                print(f"  edit {version}: HTML on disk after {disk[-1]:.3f} s, page reloading "
+                      f"after {reload[-1]:.3f} s", flush=True)
+        finally:
+            driver.quit()
+            proc.send_signal(signal.SIGINT)
+            proc.communicate(timeout=30)
+        with Store(course / ".nbbuild") as store:
+            rows = store.builds(edits + 5)
+            executes = [store.build_report(r.id)["stage_totals"]["execute"] for r in rows][:edits]
+    execute = statistics.median(executes)
+    print(f"\n{edits} edits of a short notebook (3 cells), nbbuild watch --serve, "
+          f"--workers {args.workers}, debounce 0.2 s\n")
+    print("| from the save to | median (s) | min | max |")
+    print("|---|---|---|---|")
+    for name, values in (("the new HTML on disk", disk), ("the page's reload", reload)):
+        print(f"| {name} | {statistics.median(values):.3f} | {min(values):.3f} | "
+              f"{max(values):.3f} |")
+    print(f"\nthe notebook's own execution: {execute:.3f} s (median of the builds' reports); "
+          f"goal: 0.5 s + that = {0.5 + execute:.3f} s")
+    if args.json:
+        args.json.write_text(json.dumps({"disk": disk, "reload": reload, "execute": executes},
+                                        indent=2) + "\n")
+    return 0
+
+
+def _wait(check, timeout: float, step: float = 0.01):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            value = check()
+        except Exception:  # a page reloading under the driver, a file being replaced
+            value = None
+        if value:
+            return value
+        time.sleep(step)
+    raise SystemExit("timed out waiting")
+
+
 def summarize(times: list[float]) -> dict[str, float]:
     return {
         "median": statistics.median(times),
@@ -674,6 +779,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--editions", action="store_true",
                         help="instead: fixtures/bilingual (or --course) with its editions, "
                              "against one build per edition")
+    parser.add_argument("--watch", action="store_true",
+                        help="instead: latency of nbbuild watch --serve, save to page reload")
+    parser.add_argument("--edits", type=int, default=10, metavar="N",
+                        help="with --watch: how many edits [10]")
     parser.add_argument("--quick", action="store_true",
                         help="with --matrix: one run each, fewer configurations (< 2 min)")
     args = parser.parse_args(argv)
@@ -687,6 +796,8 @@ def main(argv: list[str] | None = None) -> int:
         return preload_benchmark(args)
     if args.editions:
         return editions_benchmark(args)
+    if args.watch:
+        return watch_benchmark(args)
     course = args.course.resolve()
     formats = [f.strip() for f in args.formats.split(",") if f.strip()]
     n_notebooks = len(course_notebooks(course))
