@@ -98,3 +98,13 @@ def write_notebook(path: Path, *sources: str, **metadata) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(new_notebook(cells=cells, metadata=meta), path)
     return path
+
+
+def default_sigint() -> None:
+    """``preexec_fn`` for a child that a test interrupts with SIGINT: a shell that
+    starts jobs in the background (``nohup ... &``) ignores SIGINT for them, and a
+    Python started with SIGINT ignored never raises KeyboardInterrupt."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+

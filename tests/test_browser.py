@@ -16,6 +16,8 @@ import pytest
 
 from nbbuild import build, load_settings
 
+from .conftest import default_sigint
+
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -121,7 +123,7 @@ def test_watch_serve_reloads_the_open_page_and_shows_a_failing_edit(tmp_path, pr
     proc = subprocess.Popen(
         [sys.executable, "-m", "nbbuild", "watch", str(course), "--serve", "--port", "0",
          "-j", "2"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, preexec_fn=default_sigint,
     )
     try:
         url = None
@@ -153,3 +155,8 @@ def test_watch_serve_reloads_the_open_page_and_shows_a_failing_edit(tmp_path, pr
         proc.send_signal(signal.SIGINT)
         out = proc.communicate(timeout=20)[0]
     assert "stopped watching" in out
+    # the failing edit was printed with its file, cell and traceback, and the loop went on
+    failure = out[out.index("FAILED lecture.py"):]
+    assert "cell 2" in failure.splitlines()[0] and "ZeroDivisionError" in failure
+    assert "Traceback" in failure or "----> " in failure
+    assert out.index("FAILED lecture.py") < out.rindex("built lecture.py")

@@ -11,7 +11,7 @@ import pytest
 
 from nbbuild import build, load_settings
 
-from .conftest import kernel_processes, write_notebook
+from .conftest import default_sigint, kernel_processes, write_notebook
 
 pytestmark = pytest.mark.integration
 
@@ -48,7 +48,7 @@ def test_interrupt_stops_promptly_without_kernels_or_partial_files(
         [sys.executable, "-m", "nbbuild", "build", str(course), "--out", str(out), "-j", "2",
          kernels],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "TMPDIR": str(private_tmp)},
+        env={**os.environ, "TMPDIR": str(private_tmp)}, preexec_fn=default_sigint,
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not list(out.glob("*-quick.html")):

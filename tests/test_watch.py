@@ -19,7 +19,7 @@ import pytest
 
 from nbbuild.watch import Watcher
 
-from .conftest import kernel_processes
+from .conftest import default_sigint, kernel_processes
 
 pytestmark = pytest.mark.integration
 
@@ -213,7 +213,7 @@ def test_ctrl_c_ends_watch_mode_promptly_with_no_kernel_left(course, private_tmp
     root, log = course
     proc = subprocess.Popen(
         [sys.executable, "-m", "nbbuild", "watch", str(root), "-j", "2"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, preexec_fn=default_sigint,
     )
     try:
         wait_until(lambda: log.exists() and len(log.read_text().splitlines()) == 6, 60)
