@@ -50,6 +50,10 @@ def main() -> None:
     "--timeout", type=click.FloatRange(min=0, min_open=True), help="Per-cell timeout, s [300]."
 )
 @click.option(
+    "--notebook-timeout", type=click.FloatRange(min=0, min_open=True),
+    help="Limit on a whole notebook's execution, s [none].",
+)
+@click.option(
     "--cache-dir", type=click.Path(file_okay=False), help="The course's store [COURSE/.nbbuild]."
 )
 @click.option(
@@ -73,6 +77,7 @@ def build(
     formats: str | None,
     workers: int | None,
     timeout: float | None,
+    notebook_timeout: float | None,
     cache_dir: str | None,
     fork_kernels: bool | None,
     no_wait: bool,
@@ -93,6 +98,7 @@ def build(
             formats=formats,
             workers=workers,
             timeout=timeout,
+            notebook_timeout=notebook_timeout,
             cache_dir=cache_dir,
             fork_kernels=fork_kernels,
         )

@@ -23,6 +23,7 @@ DEFAULT_OUT = "_build"
 DEFAULT_CACHE_DIR = ".nbbuild"
 DEFAULT_TIMEOUT = 300.0
 DEFAULT_STARTUP_TIMEOUT = 60.0
+DEFAULT_HEARTBEAT_TIMEOUT = 10.0
 CONFIG_FILE = "nbbuild.toml"
 
 
@@ -35,6 +36,11 @@ class Settings:
     formats: tuple[str, ...] = DEFAULT_FORMATS
     workers: int
     timeout: float = DEFAULT_TIMEOUT
+    #: Limit on a whole notebook's execution, in seconds (None: only per cell).
+    notebook_timeout: float | None = None
+    #: Seconds a kernel may leave its heartbeat unanswered (stopped, frozen)
+    #: before its notebook is given up and the kernel stopped.
+    heartbeat_timeout: float = DEFAULT_HEARTBEAT_TIMEOUT
     startup_timeout: float = DEFAULT_STARTUP_TIMEOUT
     include: tuple[str, ...] = ("**",)
     exclude: tuple[str, ...] = ()
@@ -92,6 +98,8 @@ _FILE_KEYS: dict[str, type | tuple[type, ...]] = {
     "formats": list,
     "workers": int,
     "timeout": (int, float),
+    "notebook_timeout": (int, float),
+    "heartbeat_timeout": (int, float),
     "startup_timeout": (int, float),
     "include": list,
     "exclude": list,
@@ -183,7 +191,7 @@ def _make(course: Path, merged: dict[str, Any], source: Path | None, where: str)
         workers = default_workers()
     if not isinstance(workers, int) or workers < 1:
         raise ConfigError(f"{where}: workers must be a whole number of at least 1")
-    for key in ("timeout", "startup_timeout"):
+    for key in ("timeout", "startup_timeout", "notebook_timeout", "heartbeat_timeout"):
         if key in merged and not merged[key] > 0:
             raise ConfigError(f"{where}: {key} must be a positive number of seconds")
     for key in ("include", "exclude", "allow_errors", "env"):

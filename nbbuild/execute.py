@@ -8,6 +8,9 @@ the cell (1-based) and, for percent ``.py`` sources, the line in the file.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import math
 import re
 import time
 from dataclasses import dataclass, field
@@ -24,10 +27,14 @@ _CELL_LINE = re.compile(r"(?:Cell In\s*\[\d*\]|<ipython-input-\d+-[0-9a-f]+>)[^\
 
 @dataclass(frozen=True, kw_only=True)
 class ExecuteOptions:
-    """How to run a notebook: per-cell timeout and whether errors are allowed."""
+    """How to run a notebook: per-cell timeout and whether errors are allowed;
+    a limit for the whole notebook (None: none); how long a kernel may leave its
+    heartbeat unanswered before it is given up."""
 
     timeout: float
     allow_errors: bool = False
+    notebook_timeout: float | None = None
+    heartbeat_timeout: float = 10.0
 
 
 @dataclass
@@ -64,11 +71,22 @@ async def execute_notebook(
 
     nb = loaded.nb
     default_timeout = notebook_timeout(loaded, options.timeout)
+    began = time.perf_counter()
+    limit = options.notebook_timeout
+
+    def cell_timeout(cell) -> int:
+        """The cell's own timeout, or what is left of the notebook's, if less."""
+        own = _cell_timeout(cell, default_timeout)
+        if limit is None:
+            return own
+        left = limit - (time.perf_counter() - began)
+        return max(1, min(own, math.ceil(left)))
+
     client = NotebookClient(
         nb,
         km=kernel.km,
         timeout=int(default_timeout),
-        timeout_func=lambda cell: _cell_timeout(cell, default_timeout),
+        timeout_func=cell_timeout,
         allow_errors=options.allow_errors,
         record_timing=False,
         interrupt_on_timeout=False,
@@ -76,12 +94,13 @@ async def execute_notebook(
     client.kc = kernel.kc  # the constructor ignores a kc passed to it
     client.reset_execution_trackers()
     execution = Execution()
-    began = time.perf_counter()
-    index = -1
-    try:
+    current = [-1]  # the cell running now, for messages
+
+    async def run_cells() -> None:
         if kernel.language_info:
             nb.metadata["language_info"] = kernel.language_info
         for index, cell in enumerate(nb.cells):
+            current[0] = index
             t0 = time.perf_counter()
             await client.async_execute_cell(
                 cell, index, execution_count=client.code_cells_executed + 1
@@ -89,26 +108,71 @@ async def execute_notebook(
             if cell.cell_type == "code":
                 execution.cell_seconds[index] = time.perf_counter() - t0
         client.set_widgets_metadata()
+
+    cells = asyncio.ensure_future(run_cells())
+    heart = asyncio.ensure_future(_heartbeat_lost(kernel, options.heartbeat_timeout))
+    try:
+        await asyncio.wait({cells, heart}, return_when=asyncio.FIRST_COMPLETED)
+        if not cells.done():  # the kernel is frozen (stopped, swapped out): give it up
+            cells.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await cells
+            raise KernelDiedError(
+                str(loaded.source.rel),
+                f"kernel stopped answering its heartbeat for {heart.result():.0f} s while "
+                f"running {_where(loaded, current[0])}; it was stopped",
+            )
+        cells.result()
     except CellTimeoutError:
+        index = current[0]
         cell = nb.cells[index]
-        seconds = _cell_timeout(cell, default_timeout)
+        spent = time.perf_counter() - began
+        if limit is not None and spent >= limit - 0.5:
+            message = (f"notebook timed out after {limit:g} s, in {_where(loaded, index)} "
+                       "(raise it with notebook_timeout)")
+        else:
+            seconds = _cell_timeout(cell, default_timeout)
+            message = (f"{_where(loaded, index)} timed out after {seconds:g} s "
+                       f"(raise it with --timeout or metadata.nbbuild.timeout)")
         raise CellError(
             str(loaded.source.rel),
-            f"{_where(loaded, index)} timed out after {seconds:g} s "
-            f"(raise it with --timeout or metadata.nbbuild.timeout)",
+            message,
             cell=loaded.cell_number(index),
             line=_line(loaded, index, ""),
             ename="TimeoutError",
-            evalue=f"cell timed out after {seconds:g} s",
+            evalue=message.split(" (")[0],
         ) from None
     except CellExecutionError as exc:
-        raise _cell_error(loaded, index, exc) from None
+        raise _cell_error(loaded, current[0], exc) from None
     except DeadKernelError:
         _reraise_cancellation()
-        raise _dead(loaded, index, kernel) from None
+        raise _dead(loaded, current[0], kernel) from None
     finally:
+        for task in (cells, heart):
+            task.cancel()
+        await asyncio.gather(cells, heart, return_exceptions=True)
         execution.seconds = time.perf_counter() - began
     return execution
+
+
+async def _heartbeat_lost(kernel: Kernel, grace: float) -> float:
+    """Return (the silent seconds) once the kernel has not answered its heartbeat
+    for ``grace`` seconds. jupyter_client's heartbeat thread pings once a second;
+    a busy cell does not stop the answers (ipykernel answers from a thread of its
+    own), a stopped or frozen process does."""
+    channel = getattr(kernel.kc, "hb_channel", None)
+    if channel is None:
+        await asyncio.Event().wait()  # no heartbeat to watch: never
+    silent_since = None
+    while True:
+        await asyncio.sleep(0.25)
+        if channel.is_beating() or not channel.is_alive():
+            silent_since = None
+            continue
+        now = time.monotonic()
+        silent_since = silent_since or now
+        if now - silent_since >= grace:
+            return now - silent_since + 1.0  # the first missed ping was a second before
 
 
 async def tracked_files(kernel: Kernel, root: Path) -> tuple[set[str], set[str]]:

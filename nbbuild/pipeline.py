@@ -484,7 +484,10 @@ async def _execute_one(
     result.stages["read"] = job.read_seconds
     result.started = time.perf_counter()
     options = ExecuteOptions(
-        timeout=settings.timeout, allow_errors=settings.allows_errors(source.rel)
+        timeout=settings.timeout,
+        allow_errors=settings.allows_errors(source.rel),
+        notebook_timeout=settings.notebook_timeout,
+        heartbeat_timeout=settings.heartbeat_timeout,
     )
     kernel = None
     try:

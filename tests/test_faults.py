@@ -1,0 +1,154 @@
+"""Fault injection: kernels that die or freeze, cells that hang, paths that are odd,
+disks that fill. Every fault gives a clear status and message naming the file and
+the cell, the rest of the course builds, and no kernel outlives the build.
+(docs/reliability.md maps each fault to its test.)"""
+
+from __future__ import annotations
+
+import errno
+import os
+import time
+
+import pytest
+
+from nbbuild import build, load_settings
+from nbbuild.model import Status
+
+from .conftest import kernel_processes, run_nbbuild, write_notebook
+
+pytestmark = pytest.mark.integration
+
+
+def _build(root, **settings):
+    result = build(load_settings(root, **settings))
+    return {str(r.source.rel): r for r in result.results}, result
+
+
+def _check(seen, name, status, *words):
+    r = seen[name]
+    assert r.status is status, (name, r.status, r.error)
+    text = str(r.error)
+    assert text.startswith(f"{name}: "), text
+    for word in words:
+        assert word in text, (word, text)
+
+
+DEATHS = {
+    "exits.ipynb": "import os; os._exit(3)",
+    "segfault.ipynb": "import ctypes; ctypes.string_at(0)",
+    "killed-from-outside.ipynb": (
+        "import os, subprocess, time\n"
+        "subprocess.Popen(['kill', '-KILL', str(os.getpid())])\n"
+        "time.sleep(30)"),
+}
+
+
+@pytest.mark.parametrize("fork", [True, False], ids=["forked", "spawned"])
+def test_a_kernel_that_dies_in_a_cell_is_errored_and_the_next_notebook_gets_a_fresh_one(
+        tmp_path, private_tmp, fork):
+    for name, code in DEATHS.items():
+        write_notebook(tmp_path / name, "x = 1", code)
+    write_notebook(tmp_path / "zz-after.ipynb", "import os\nprint('pid', os.getpid())")
+    seen, result = _build(tmp_path, workers=1, fork_kernels=fork)
+    for name in DEATHS:
+        _check(seen, name, Status.ERRORED, "kernel died while running cell 2")
+    assert seen["zz-after.ipynb"].ok
+    assert result.kernels_started >= 4  # one fresh kernel per notebook
+    assert kernel_processes(private_tmp) == []
+
+
+HANGS = {
+    "busy-ignoring-interrupts.ipynb": (
+        "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass"),
+    "sleeps.ipynb": "import time; time.sleep(600)",
+    "blocked-read.ipynb": "import os\nr, w = os.pipe()\nos.read(r, 1)",
+}
+
+
+def test_hanging_cells_are_stopped_at_their_timeout(tmp_path, private_tmp):
+    for name, code in HANGS.items():
+        write_notebook(tmp_path / name, "x = 1", code)
+    write_notebook(tmp_path / "fine.ipynb", "print('fine')")
+    began = time.monotonic()
+    seen, _ = _build(tmp_path, workers=4, timeout=2)
+    assert time.monotonic() - began < 30
+    for name in HANGS:
+        _check(seen, name, Status.FAILED, "cell 2 timed out after 2 s")
+    assert seen["fine.ipynb"].ok
+    assert kernel_processes(private_tmp) == []
+
+
+def test_a_notebook_over_its_time_limit_fails_naming_the_cell(tmp_path, private_tmp):
+    write_notebook(tmp_path / "slow.ipynb", "import time", "time.sleep(1.5)", "time.sleep(1.5)",
+                   "time.sleep(1.5)")
+    write_notebook(tmp_path / "quick.ipynb", "print('quick')")
+    seen, _ = _build(tmp_path, workers=2, notebook_timeout=2.5)
+    _check(seen, "slow.ipynb", Status.FAILED, "notebook timed out after 2.5 s, in cell 3")
+    assert seen["quick.ipynb"].ok
+
+
+@pytest.mark.parametrize("fork", [True, False], ids=["forked", "spawned"])
+def test_a_kernel_that_stops_answering_its_heartbeat_is_replaced(tmp_path, private_tmp, fork):
+    write_notebook(tmp_path / "freezes.ipynb", "x = 1",
+                   "import os, signal; os.kill(os.getpid(), signal.SIGSTOP)")
+    write_notebook(tmp_path / "zz-after.ipynb", "print('after')")
+    began = time.monotonic()
+    seen, _ = _build(tmp_path, workers=1, fork_kernels=fork, heartbeat_timeout=2)
+    assert time.monotonic() - began < 60  # not the 300 s cell timeout
+    _check(seen, "freezes.ipynb", Status.ERRORED,
+           "kernel stopped answering its heartbeat", "while running cell 2", "it was stopped")
+    assert seen["zz-after.ipynb"].ok
+    assert kernel_processes(private_tmp) == []
+
+
+def test_odd_paths_deep_folders_and_symlink_loops(tmp_path, private_tmp):
+    root = tmp_path / "my course ü"
+    deep = root.joinpath("Teil 1 – Grundlagen", *[f"ebene {i}" for i in range(8)])
+    write_notebook(deep / "Lektion ä ö.ipynb", "# Größen", "print('héllo wörld')")
+    write_notebook(root / "with space.ipynb", "print(open('data file ü.txt').read())")
+    (root / "data file ü.txt").write_text("datei inhalt")
+    (root / "loop").symlink_to(root, target_is_directory=True)  # a symlink loop
+    (deep / "back").symlink_to(root, target_is_directory=True)
+    seen, result = _build(root, workers=2)
+    assert result.ok, [str(r.error) for r in result.results if r.error]
+    assert set(seen) == {"with space.ipynb",
+                         "Teil 1 – Grundlagen/" + "/".join(f"ebene {i}" for i in range(8))
+                         + "/Lektion ä ö.ipynb"}
+    out = root / "_build"
+    page = out.joinpath("Teil 1 – Grundlagen", *[f"ebene {i}" for i in range(8)],
+                        "Lektion ä ö.html")
+    assert "héllo wörld" in page.read_text(encoding="utf-8")
+    assert "datei inhalt" in (out / "with space.html").read_text(encoding="utf-8")
+
+
+def test_a_full_disk_is_a_clear_error_and_nothing_claims_the_missing_outputs(
+        tmp_path, private_tmp, monkeypatch):
+    from nbbuild import pipeline
+
+    write_notebook(tmp_path / "fills-disk.ipynb", "print('big')")
+    write_notebook(tmp_path / "fits.ipynb", "print('small')")
+    real = pipeline.write_atomic
+
+    def write(path, data):
+        if path.name.startswith("fills-disk"):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+        real(path, data)
+
+    monkeypatch.setattr(pipeline, "write_atomic", write)
+    seen, _ = _build(tmp_path, workers=2)
+    _check(seen, "fills-disk.ipynb", Status.ERRORED, "outputs not written",
+           "No space left on device")
+    assert seen["fits.ipynb"].ok
+    assert not list((tmp_path / "_build").glob("fills-disk.*"))
+    monkeypatch.setattr(pipeline, "write_atomic", real)
+    proc = run_nbbuild("plan", str(tmp_path), "--explain")
+    assert "re-execute  fills-disk.ipynb  (errored last time)" in proc.stdout
+    assert "up to date  fits.ipynb" in proc.stdout
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "abc"])
+def test_bad_worker_counts_are_usage_errors(tmp_path, value):
+    write_notebook(tmp_path / "a.ipynb", "1")
+    proc = run_nbbuild("build", str(tmp_path), "--workers", value)
+    assert proc.returncode == 2
+    assert "--workers" in proc.stderr and "Traceback" not in proc.stderr
