@@ -24,6 +24,7 @@ DEFAULT_CACHE_DIR = ".nbbuild"
 DEFAULT_TIMEOUT = 300.0
 DEFAULT_STARTUP_TIMEOUT = 60.0
 DEFAULT_HEARTBEAT_TIMEOUT = 10.0
+DEFAULT_MAX_OUTPUT_MB = 10.0
 CONFIG_FILE = "nbbuild.toml"
 
 
@@ -41,6 +42,10 @@ class Settings:
     #: Seconds a kernel may leave its heartbeat unanswered (stopped, frozen)
     #: before its notebook is given up and the kernel stopped.
     heartbeat_timeout: float = DEFAULT_HEARTBEAT_TIMEOUT
+    #: Output kept per cell, in MB (2**20 bytes); the rest is dropped with a note.
+    max_output_mb: float = DEFAULT_MAX_OUTPUT_MB
+    #: Resident memory a kernel may use, in MB; None: no limit.
+    kernel_memory_mb: float | None = None
     startup_timeout: float = DEFAULT_STARTUP_TIMEOUT
     include: tuple[str, ...] = ("**",)
     exclude: tuple[str, ...] = ()
@@ -100,6 +105,8 @@ _FILE_KEYS: dict[str, type | tuple[type, ...]] = {
     "timeout": (int, float),
     "notebook_timeout": (int, float),
     "heartbeat_timeout": (int, float),
+    "max_output_mb": (int, float),
+    "kernel_memory_mb": (int, float),
     "startup_timeout": (int, float),
     "include": list,
     "exclude": list,
@@ -194,6 +201,9 @@ def _make(course: Path, merged: dict[str, Any], source: Path | None, where: str)
     for key in ("timeout", "startup_timeout", "notebook_timeout", "heartbeat_timeout"):
         if key in merged and not merged[key] > 0:
             raise ConfigError(f"{where}: {key} must be a positive number of seconds")
+    for key in ("max_output_mb", "kernel_memory_mb"):
+        if key in merged and not merged[key] > 0:
+            raise ConfigError(f"{where}: {key} must be a positive number of megabytes")
     for key in ("include", "exclude", "allow_errors", "env"):
         if key in merged:
             merged[key] = _strings(merged[key], key, where)

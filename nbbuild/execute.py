@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import math
 import re
 import time
@@ -35,6 +36,10 @@ class ExecuteOptions:
     allow_errors: bool = False
     notebook_timeout: float | None = None
     heartbeat_timeout: float = 10.0
+    #: Output kept per cell, in bytes (0: no limit); the rest is dropped, with a note.
+    max_output_bytes: int = 0
+    #: Resident memory a kernel may use, in bytes (0: no limit).
+    kernel_memory_bytes: int = 0
 
 
 @dataclass
@@ -66,7 +71,6 @@ async def execute_notebook(
     Raises ``CellError`` when a cell raises (unless errors are allowed for it) or
     times out, and ``KernelDiedError`` when the kernel dies.
     """
-    from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
     nb = loaded.nb
@@ -82,7 +86,7 @@ async def execute_notebook(
         left = limit - (time.perf_counter() - began)
         return max(1, min(own, math.ceil(left)))
 
-    client = NotebookClient(
+    client = _bounded_client()(
         nb,
         km=kernel.km,
         timeout=int(default_timeout),
@@ -92,6 +96,7 @@ async def execute_notebook(
         interrupt_on_timeout=False,
     )
     client.kc = kernel.kc  # the constructor ignores a kc passed to it
+    client.max_output_bytes = options.max_output_bytes
     client.reset_execution_trackers()
     execution = Execution()
     current = [-1]  # the cell running now, for messages
@@ -110,17 +115,17 @@ async def execute_notebook(
         client.set_widgets_metadata()
 
     cells = asyncio.ensure_future(run_cells())
-    heart = asyncio.ensure_future(_heartbeat_lost(kernel, options.heartbeat_timeout))
+    heart = asyncio.ensure_future(_kernel_trouble(kernel, options))
     try:
         await asyncio.wait({cells, heart}, return_when=asyncio.FIRST_COMPLETED)
-        if not cells.done():  # the kernel is frozen (stopped, swapped out): give it up
+        if not cells.done():  # frozen, or over its memory limit: give the kernel up
             cells.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await cells
             raise KernelDiedError(
                 str(loaded.source.rel),
-                f"kernel stopped answering its heartbeat for {heart.result():.0f} s while "
-                f"running {_where(loaded, current[0])}; it was stopped",
+                f"{heart.result()} while running {_where(loaded, current[0])}; "
+                "it was stopped",
             )
         cells.result()
     except CellTimeoutError:
@@ -155,24 +160,88 @@ async def execute_notebook(
     return execution
 
 
-async def _heartbeat_lost(kernel: Kernel, grace: float) -> float:
-    """Return (the silent seconds) once the kernel has not answered its heartbeat
-    for ``grace`` seconds. jupyter_client's heartbeat thread pings once a second;
-    a busy cell does not stop the answers (ipykernel answers from a thread of its
-    own), a stopped or frozen process does."""
+async def _kernel_trouble(kernel: Kernel, options: ExecuteOptions) -> str:
+    """Return, with the reason, once the kernel has not answered its heartbeat for
+    ``heartbeat_timeout`` seconds, or uses more memory than its limit.
+
+    jupyter_client's heartbeat thread pings once a second; a busy cell does not
+    stop the answers (ipykernel answers from a thread of its own), a stopped or
+    frozen process does. Memory is the kernel process's resident size, read with
+    psutil four times a second."""
+    import psutil
+
     channel = getattr(kernel.kc, "hb_channel", None)
-    if channel is None:
-        await asyncio.Event().wait()  # no heartbeat to watch: never
+    limit = options.kernel_memory_bytes
+    process = None
+    if limit and kernel.pid is not None:
+        with contextlib.suppress(psutil.Error):
+            process = psutil.Process(kernel.pid)
     silent_since = None
     while True:
         await asyncio.sleep(0.25)
-        if channel.is_beating() or not channel.is_alive():
+        if process is not None:
+            try:
+                used = process.memory_info().rss
+            except psutil.Error:
+                used = 0
+            if used > limit:
+                return (f"kernel used {used / 2**20:.0f} MB of memory, over its limit of "
+                        f"{limit / 2**20:.0f} MB (kernel_memory_mb),")
+        if channel is None or channel.is_beating() or not channel.is_alive():
             silent_since = None
             continue
         now = time.monotonic()
         silent_since = silent_since or now
-        if now - silent_since >= grace:
-            return now - silent_since + 1.0  # the first missed ping was a second before
+        if now - silent_since >= options.heartbeat_timeout:
+            # the first missed ping was a second before it was seen as missed
+            return f"kernel stopped answering its heartbeat for {now - silent_since + 1:.0f} s"
+
+
+@functools.cache
+def _bounded_client() -> type:
+    """nbclient's client, keeping at most ``max_output_bytes`` of output per cell.
+
+    Past the limit, a cell's further outputs are dropped as they arrive (nbbuild's
+    memory stays bounded whatever a cell prints) and one note says so. Errors are
+    always kept: they say why a cell failed."""
+    from nbclient import NotebookClient
+    from nbformat.v4 import new_output
+
+    from .limits import NOTE
+
+    class BoundedClient(NotebookClient):  # type: ignore[misc]
+        max_output_bytes = 0
+
+        def output(self, outs, msg, display_id, cell_index):  # type: ignore[no-untyped-def]
+            limit = self.max_output_bytes
+            if limit and msg["msg_type"] in ("stream", "display_data", "execute_result"):
+                used = getattr(self, "_nbbuild_used", None)
+                if used is None:
+                    used = self._nbbuild_used = {}
+                before = used.get(cell_index, 0)
+                size = _size(msg["content"])
+                used[cell_index] = before + size
+                if before + size > limit:
+                    if before > limit:
+                        return None  # already cut, and said so
+                    if msg["msg_type"] == "stream" and before < limit:  # keep what fits
+                        msg = {**msg, "content": {**msg["content"],
+                                                  "text": msg["content"]["text"][:limit - before]}}
+                        super().output(outs, msg, display_id, cell_index)
+                    outs.append(new_output("stream", name="stderr",
+                                           text=NOTE.format(mb=limit / 2**20)))
+                    used[cell_index] = limit + 1
+                    return None
+            return super().output(outs, msg, display_id, cell_index)
+
+    return BoundedClient
+
+
+def _size(content: dict) -> int:
+    if "text" in content:
+        return len(content["text"])
+    return sum(len(v) if isinstance(v, str) else len(str(v))
+               for v in (content.get("data") or {}).values())
 
 
 async def tracked_files(kernel: Kernel, root: Path) -> tuple[set[str], set[str]]:

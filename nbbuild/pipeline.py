@@ -39,6 +39,7 @@ from .execute import ExecuteOptions, Execution, execute_notebook, tracked_files
 from .export import Exporters
 from .kernels import Kernel, KernelPool, KernelRequest, KernelStartError, supports_fork
 from .layout import asset_roots, outputs_of, split_key
+from .limits import cap_code
 from .lock import BuildLock
 from .model import BuildResult, Course, NotebookResult, Source, Status
 from .outputs import copy_assets, prepare, remove_outputs, write_atomic, write_index
@@ -211,7 +212,10 @@ def _pool_for(settings: Settings, *, tracking: bool) -> KernelPool:
         startup_timeout=settings.startup_timeout,
         fork=settings.fork_kernels,
         preload=settings.preload,
-        setup_code=install_code(settings.course) if tracking else None,
+        setup_code="\n".join(
+            ([install_code(settings.course)] if tracking else [])
+            + [cap_code(int(settings.max_output_mb * 2**20))]
+        ),
     )
 
 
@@ -488,6 +492,8 @@ async def _execute_one(
         allow_errors=settings.allows_errors(source.rel),
         notebook_timeout=settings.notebook_timeout,
         heartbeat_timeout=settings.heartbeat_timeout,
+        max_output_bytes=int(settings.max_output_mb * 2**20),
+        kernel_memory_bytes=int((settings.kernel_memory_mb or 0) * 2**20),
     )
     kernel = None
     try:

@@ -152,3 +152,37 @@ def test_bad_worker_counts_are_usage_errors(tmp_path, value):
     proc = run_nbbuild("build", str(tmp_path), "--workers", value)
     assert proc.returncode == 2
     assert "--workers" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_flood_of_output_is_truncated_and_nbbuild_memory_stays_bounded(tmp_path, private_tmp):
+    """300 MB printed by one cell: nbbuild keeps 5 MB of it, says so in the output,
+    and its own memory does not follow the flood."""
+    write_notebook(tmp_path / "floods.ipynb",
+                   "line = 'x' * 999_999\nfor _ in range(300):\n    print(line)",
+                   "print('after the flood')")
+    result = build(load_settings(tmp_path, workers=1, max_output_mb=5))
+    [r] = result.results
+    assert r.ok, r.error
+    import nbformat
+
+    nb = nbformat.read(tmp_path / "_build" / "floods.ipynb", as_version=4)
+    kept = sum(len(o.get("text", "")) for o in nb.cells[0].outputs)
+    assert 4 * 2**20 <= kept <= 6 * 2**20
+    assert "output truncated" in nb.cells[0].outputs[-1].text
+    assert "max_output_mb" in nb.cells[0].outputs[-1].text
+    assert nb.cells[1].outputs[0].text == "after the flood\n"
+    assert result.report["resources"]["peak_bytes"]["nbbuild_rss"] < 300 * 2**20
+
+
+def test_a_kernel_over_its_memory_limit_is_stopped_with_a_clear_message(tmp_path, private_tmp):
+    write_notebook(tmp_path / "grows.ipynb", "x = 1",
+                   "import time\nblocks = []\nwhile True:\n"
+                   "    blocks.append(bytearray(20 * 2**20))\n    time.sleep(0.01)")
+    write_notebook(tmp_path / "zz-after.ipynb", "print('after')")
+    began = time.monotonic()
+    seen, _ = _build(tmp_path, workers=1, kernel_memory_mb=300)
+    assert time.monotonic() - began < 60
+    _check(seen, "grows.ipynb", Status.ERRORED, "over its limit of 300 MB (kernel_memory_mb)",
+           "while running cell 2", "it was stopped")
+    assert seen["zz-after.ipynb"].ok
+    assert kernel_processes(private_tmp) == []

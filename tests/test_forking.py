@@ -200,10 +200,15 @@ def test_kernels_end_soon_after_nbbuild_is_killed(tmp_path, private_tmp, fork):
 
     from .conftest import write_notebook
 
+    hold = private_tmp / "hold"
+    hold.write_text("hold")
+    course = tmp_path / "course"
     for i in range(2):
-        write_notebook(tmp_path / f"slow{i}.ipynb", "import time\ntime.sleep(60)")
+        write_notebook(course / f"slow{i}.ipynb",
+                       f"import os, time\nwhile os.path.exists({str(hold)!r}):\n    time.sleep(0.1)")
+    write_notebook(course / "quick.ipynb", "print('quick')")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "nbbuild", "build", str(tmp_path), "-j", "2", "-q", fork],
+        [sys.executable, "-m", "nbbuild", "build", str(course), "-j", "2", "-q", fork],
         env={**os.environ, "TMPDIR": str(private_tmp)},
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
@@ -222,6 +227,13 @@ def test_kernels_end_soon_after_nbbuild_is_killed(tmp_path, private_tmp, fork):
         orphan.kill()
     assert left == [], f"still running {time.monotonic() - killed:.1f} s after the kill"
     assert time.monotonic() - killed < 5
+    # the next build takes the lock the killed one held, and builds everything
+    hold.unlink()
+    from nbbuild import build, load_settings
+
+    again = build(load_settings(course, workers=2), wait=False)
+    assert again.ok
+    assert all((course / "_build" / f"{n}.html").is_file() for n in ("quick", "slow0", "slow1"))
 
 
 def _kernels(marker, nbbuild_pid):
