@@ -41,27 +41,32 @@ def main() -> None:
     """
 
 
+def _build_options(command):
+    """The options ``build`` and ``watch`` share: where, what, how many, how long."""
+    options = [
+        click.argument("course", type=click.Path(exists=True, file_okay=False), default="."),
+        click.option("-o", "--out", type=click.Path(file_okay=False),
+                     help="Output folder [COURSE/_build]."),
+        click.option("-f", "--formats",
+                     help="Comma-separated: html,slides,notebook,code [html,slides,notebook]."),
+        click.option("-j", "--workers", type=click.IntRange(min=1),
+                     help="Notebooks run at once [4]."),
+        click.option("--timeout", type=click.FloatRange(min=0, min_open=True),
+                     help="Per-cell timeout, s [300]."),
+        click.option("--notebook-timeout", type=click.FloatRange(min=0, min_open=True),
+                     help="Limit on a whole notebook's execution, s [none]."),
+        click.option("--cache-dir", type=click.Path(file_okay=False),
+                     help="The course's store [COURSE/.nbbuild]."),
+        click.option("--fork/--no-fork", "fork_kernels", default=None,
+                     help="Fork kernels from a warm template (POSIX) [fork]."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 @main.command()
-@click.argument("course", type=click.Path(exists=True, file_okay=False), default=".")
-@click.option("-o", "--out", type=click.Path(file_okay=False), help="Output folder [COURSE/_build].")
-@click.option("-f", "--formats", help="Comma-separated: html,slides,notebook [all three].")
-@click.option("-j", "--workers", type=click.IntRange(min=1), help="Notebooks run at once [4].")
-@click.option(
-    "--timeout", type=click.FloatRange(min=0, min_open=True), help="Per-cell timeout, s [300]."
-)
-@click.option(
-    "--notebook-timeout", type=click.FloatRange(min=0, min_open=True),
-    help="Limit on a whole notebook's execution, s [none].",
-)
-@click.option(
-    "--cache-dir", type=click.Path(file_okay=False), help="The course's store [COURSE/.nbbuild]."
-)
-@click.option(
-    "--fork/--no-fork",
-    "fork_kernels",
-    default=None,
-    help="Fork kernels from a warm template (POSIX) [fork].",
-)
+@_build_options
 @click.option(
     "--no-wait", is_flag=True, help="Stop at once if another build of the course is running."
 )
@@ -128,17 +133,7 @@ def build(
 
 
 @main.command()
-@click.argument("course", type=click.Path(exists=True, file_okay=False), default=".")
-@click.option("-o", "--out", type=click.Path(file_okay=False), help="Output folder [COURSE/_build].")
-@click.option("-f", "--formats", help="Comma-separated formats, as for build.")
-@click.option("-j", "--workers", type=click.IntRange(min=1), help="Notebooks run at once [4].")
-@click.option(
-    "--timeout", type=click.FloatRange(min=0, min_open=True), help="Per-cell timeout, s [300]."
-)
-@click.option(
-    "--cache-dir", type=click.Path(file_okay=False), help="The course's store [COURSE/.nbbuild]."
-)
-@click.option("--fork/--no-fork", "fork_kernels", default=None, help="As for build [fork].")
+@_build_options
 @click.option("--serve", is_flag=True, help="Serve the outputs, with pages that reload.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to serve on.")
 @click.option("--port", type=click.IntRange(min=0, max=65535), default=8000, show_default=True,
@@ -154,6 +149,7 @@ def watch(
     formats: str | None,
     workers: int | None,
     timeout: float | None,
+    notebook_timeout: float | None,
     cache_dir: str | None,
     fork_kernels: bool | None,
     serve: bool,
@@ -172,7 +168,8 @@ def watch(
     from .watch import Watcher
 
     overrides = dict(out=out, formats=formats, workers=workers, timeout=timeout,
-                     cache_dir=cache_dir, fork_kernels=fork_kernels)
+                     notebook_timeout=notebook_timeout, cache_dir=cache_dir,
+                     fork_kernels=fork_kernels)
     reporter = PlainReporter()
     try:
         watcher = Watcher(Path(course), overrides, reporter, debounce=debounce, poll=poll)

@@ -278,12 +278,18 @@ def test_24_outputs_from_exactly_2_executions(small):
     assert len(_outputs(course)) == 2 * 3 * 4 == 24
 
 
-def test_a_speaker_note_edit_re_renders_only_speaker_outputs(small):
-    course, log = small
+def _edit_after_a_build(course: Path, old: str, new: str) -> dict[Path, int]:
+    """Build, then replace ``old`` by ``new`` in the lecture; the outputs' mtimes."""
     build(load_settings(course, workers=2))
     before = _outputs(course)
     source = course / "lecture.py"
-    source.write_text(source.read_text().replace("Say hello.", "Say hello warmly."))
+    source.write_text(source.read_text().replace(old, new))
+    return before
+
+
+def test_a_speaker_note_edit_re_renders_only_speaker_outputs(small):
+    course, log = small
+    before = _edit_after_a_build(course, "Say hello.", "Say hello warmly.")
     plan = CliRunner().invoke(main, ["plan", str(course), "--explain"]).output
     assert "re-render   lecture.py [en]  (speaker edition changed)" in plan
     assert "up to date  lecture.py [de]" in plan
@@ -297,10 +303,7 @@ def test_a_speaker_note_edit_re_renders_only_speaker_outputs(small):
 
 def test_a_code_edit_executes_again_but_leaves_the_code_along_edition_alone(small):
     course, log = small
-    build(load_settings(course, workers=2))
-    before = _outputs(course)
-    source = course / "lecture.py"
-    source.write_text(source.read_text().replace("sum(range(10))", "sum(range(11))"))
+    before = _edit_after_a_build(course, "sum(range(10))", "sum(range(11))")
     result = build(load_settings(course, workers=2))
     assert result.ok and _executions(log) == ["de", "de", "en", "en"]
     after = _outputs(course)

@@ -5,8 +5,11 @@ the cell, the rest of the course builds, and no kernel outlives the build.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
+import subprocess
+import sys
 import time
 
 import pytest
@@ -186,3 +189,44 @@ def test_a_kernel_over_its_memory_limit_is_stopped_with_a_clear_message(tmp_path
            "while running cell 2", "it was stopped")
     assert seen["zz-after.ipynb"].ok
     assert kernel_processes(private_tmp) == []
+
+
+def _watched_build(args, nofile: int | None = None) -> tuple[subprocess.CompletedProcess, int]:
+    """Run ``nbbuild ARGS`` and sample its open files; (result, peak open files)."""
+    import resource
+
+    import psutil
+
+    def limit():
+        if nofile:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+
+    proc = subprocess.Popen([sys.executable, "-m", "nbbuild", *args], preexec_fn=limit,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    watched, peak = psutil.Process(proc.pid), 0
+    while proc.poll() is None:
+        with contextlib.suppress(psutil.Error):
+            peak = max(peak, watched.num_fds())
+        time.sleep(0.05)
+    out = proc.stdout.read()
+    proc.stdout.close()
+    return subprocess.CompletedProcess(args, proc.returncode, out, ""), peak
+
+
+def test_32_workers_on_200_notebooks_within_1024_open_files(tmp_path, private_tmp):
+    for i in range(200):
+        write_notebook(tmp_path / f"part-{i // 50}" / f"{i:03d}.ipynb", f"x = {i}", "x * 2")
+    done, peak = _watched_build(["build", str(tmp_path), "--workers", "32"], nofile=1024)
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert "200 notebooks: 200 built" in done.stdout
+    assert peak < 700, peak  # bounded well below the limit, whatever the worker count
+    assert kernel_processes(private_tmp) == []
+
+
+def test_a_syntax_error_in_a_percent_file_names_the_cell_and_the_file_line(tmp_path, private_tmp):
+    (tmp_path / "typo.py").write_text(
+        "# %% [markdown]\n# # Typo\n\n# %%\nx = 1\n\n# %%\ny = (x +\nprint(y)\n")
+    write_notebook(tmp_path / "fine.ipynb", "print('fine')")
+    seen, _ = _build(tmp_path, workers=2)
+    _check(seen, "typo.py", Status.FAILED, "cell 3", "of the file", "SyntaxError")
+    assert seen["fine.ipynb"].ok
