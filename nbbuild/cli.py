@@ -67,6 +67,9 @@ def _build_options(command):
 
 @main.command()
 @_build_options
+@click.option("--cluster", help="Run notebooks on Dask: tcp://scheduler:8786, or local[:N].")
+@click.option("--shared-fs", "cluster_shared_fs", is_flag=True, default=None,
+              help="With --cluster: workers see the course at the same path.")
 @click.option(
     "--no-wait", is_flag=True, help="Stop at once if another build of the course is running."
 )
@@ -85,6 +88,8 @@ def build(
     notebook_timeout: float | None,
     cache_dir: str | None,
     fork_kernels: bool | None,
+    cluster: str | None,
+    cluster_shared_fs: bool | None,
     no_wait: bool,
     force: bool,
     no_cache: bool,
@@ -106,6 +111,8 @@ def build(
             notebook_timeout=notebook_timeout,
             cache_dir=cache_dir,
             fork_kernels=fork_kernels,
+            cluster=cluster,
+            cluster_shared_fs=cluster_shared_fs,
         )
     except ConfigError as exc:
         _fail(str(exc), EXIT_USAGE)

@@ -73,6 +73,11 @@ class Settings:
     languages: tuple[str, ...] = ()
     #: Folders of each output in a course with editions or languages.
     layout: str = DEFAULT_LAYOUT
+    #: Run notebooks on a Dask cluster: a scheduler address, or ``local[:N]``.
+    cluster: str | None = None
+    #: Workers see the course at the same path (a shared file system): no files
+    #: are sent with each notebook.
+    cluster_shared_fs: bool = False
     #: Heading of index.html; default: the course folder's name.
     title: str | None = None
     #: The course's store (run times now, the build cache later); outside ``out``
@@ -119,6 +124,8 @@ _FILE_KEYS: dict[str, type | tuple[type, ...]] = {
     "editions": list,
     "languages": list,
     "layout": str,
+    "cluster": str,
+    "cluster_shared_fs": bool,
     "depends": dict,
     "env": list,
     "budgets": dict,

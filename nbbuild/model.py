@@ -92,6 +92,8 @@ class NotebookResult:
     action: str = "executed"
     #: Why it was executed or rendered (from the cache's decision).
     reasons: list[str] = field(default_factory=list)
+    #: The Dask worker it ran on (``--cluster``), else empty.
+    worker: str = ""
 
     @property
     def ok(self) -> bool:

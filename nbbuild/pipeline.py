@@ -234,6 +234,11 @@ async def _run_all(
     results: dict[int, NotebookResult] = dict(kept or {})
     warm = None
     async with contextlib.AsyncExitStack() as stack:
+        cluster = None
+        if settings.cluster:
+            from .cluster import Cluster
+
+            cluster = await stack.enter_async_context(Cluster(settings))
         if session is None:
             pool = await stack.enter_async_context(_pool_for(settings, tracking=cache is not None))
         else:
@@ -244,7 +249,8 @@ async def _run_all(
         to_execute: list[_Job] = []
         to_render: list[_Job] = []
         planned = [i for i in order if i not in results]
-        async for job in _plan_all(course.sources, planned, pool, results, cache, settings):
+        async for job in _plan_all(course.sources, planned, pool if cluster is None else None,
+                                   results, cache, settings):
             (to_execute if job.decision.action is Action.EXECUTE else to_render).append(job)
         if exporter.warm:
             pass  # a watch session's exporters, after its first build
@@ -267,7 +273,7 @@ async def _run_all(
         finishing: list[asyncio.Future[None]] = []
         workers = [
             _worker(queue, pool, exporter, settings, reporter, results, cache, dispatched,
-                    finishing)
+                    finishing, cluster)
             for _ in range(min(settings.workers, len(to_execute)))
         ]
         renders = _render_all(to_render, exporter, settings, reporter, results, cache)
@@ -417,7 +423,7 @@ async def _plan_all(
             job = _Job(i, loaded, decision, parts, key, cache.export_parts(loaded))
         job.read_seconds = read
         job.source_stat = stat
-        if job.decision.action is Action.EXECUTE:
+        if job.decision.action is Action.EXECUTE and pool is not None:
             pool.expect([_request(loaded)])
             await asyncio.sleep(0)  # let the pool launch that kernel now
         yield job
@@ -435,7 +441,8 @@ def _request(loaded: LoadedNotebook) -> KernelRequest:
 
 
 async def _worker(
-    queue, pool, exporter, settings, reporter, results, cache, dispatched, finishing
+    queue, pool, exporter, settings, reporter, results, cache, dispatched, finishing,
+    cluster=None,
 ) -> None:
     """Take notebooks until none are left. A worker is held while its notebook waits
     for a kernel and executes; collecting what it read, exporting and recording go
@@ -446,7 +453,10 @@ async def _worker(
             raise asyncio.CancelledError
         job = queue.get_nowait()
         queued = time.perf_counter() - dispatched
-        result, execution = await _execute_one(job, pool, settings, reporter)
+        if cluster is None:
+            result, execution = await _execute_one(job, pool, settings, reporter)
+        else:
+            result, execution = await _execute_on_cluster(job, cluster, settings, reporter)
         result.queued = queued
         finishing.append(asyncio.ensure_future(
             _complete(job, result, execution, pool, exporter, settings, reporter, results, cache)
@@ -487,14 +497,7 @@ async def _execute_one(
     reporter.notebook_started(source)
     result.stages["read"] = job.read_seconds
     result.started = time.perf_counter()
-    options = ExecuteOptions(
-        timeout=settings.timeout,
-        allow_errors=settings.allows_errors(source.rel),
-        notebook_timeout=settings.notebook_timeout,
-        heartbeat_timeout=settings.heartbeat_timeout,
-        max_output_bytes=int(settings.max_output_mb * 2**20),
-        kernel_memory_bytes=int((settings.kernel_memory_mb or 0) * 2**20),
-    )
+    options = _options(settings, source)
     kernel = None
     try:
         try:
@@ -535,6 +538,52 @@ async def _execute_one(
     return result, None
 
 
+def _options(settings: Settings, source: Source) -> ExecuteOptions:
+    return ExecuteOptions(
+        timeout=settings.timeout,
+        allow_errors=settings.allows_errors(source.rel),
+        notebook_timeout=settings.notebook_timeout,
+        heartbeat_timeout=settings.heartbeat_timeout,
+        max_output_bytes=int(settings.max_output_mb * 2**20),
+        kernel_memory_bytes=int((settings.kernel_memory_mb or 0) * 2**20),
+    )
+
+
+async def _execute_on_cluster(
+    job: _Job, cluster: Any, settings: Settings, reporter: Reporter
+) -> tuple[NotebookResult, tuple[None, Execution] | None]:
+    """``_execute_one`` on a Dask worker (cluster.py): the same result, errors and
+    timings, and the worker it ran on."""
+    loaded = job.loaded
+    source = loaded.source
+    result = NotebookResult(source, Status.BUILT, title=loaded.title, reasons=job.decision.reasons)
+    reporter.notebook_started(source)
+    result.stages["read"] = job.read_seconds
+    result.started = time.perf_counter()
+    try:
+        execution, info = await cluster.execute(loaded, _options(settings, source))
+    except NotebookError as exc:
+        result.status = Status.FAILED if isinstance(exc, CellError) else Status.ERRORED
+        result.error = exc
+        return result, None
+    except Exception as exc:  # a bug, or the cluster failing: one notebook only
+        result.status = Status.ERRORED
+        result.error = NotebookError(str(source.rel), f"cluster error: {exc!r}")
+        return result, None
+    total = time.perf_counter() - result.started
+    result.stages["kernel_wait"] = info.get("kernel_wait", 0.0)
+    result.stages["execute"] = max(0.0, total - result.stages["kernel_wait"])
+    result.kernel_startup = info.get("kernel_startup", 0.0)
+    result.kernel_cpu = info.get("kernel_cpu")
+    result.worker = info["worker"]
+    result.cells = {loaded.cell_number(i) - 1: t for i, t in execution.cell_seconds.items()}
+    if info["retried"]:
+        note = f"retried on {info['worker']} after {', '.join(info['retried'])} was lost"
+        result.reasons = [*result.reasons, note]
+        reporter.warning(f"{source}: {note}")
+    return result, (None, execution)
+
+
 async def _complete(
     job: _Job, result: NotebookResult, executed: tuple[Kernel, Execution] | None,
     pool: KernelPool, exporter: _ExportThread, settings: Settings, reporter: Reporter,
@@ -547,14 +596,15 @@ async def _complete(
         if executed is not None:
             kernel, execution = executed
             began = time.perf_counter()
-            try:
-                if cache is not None:
-                    execution.reads, execution.writes = await tracked_files(
-                        kernel, settings.course
-                    )
-            finally:
-                pool.discard(kernel)
-                result.kernel_cpu = kernel.cpu_seconds
+            if kernel is not None:  # else it ran on a cluster, which said what it read
+                try:
+                    if cache is not None:
+                        execution.reads, execution.writes = await tracked_files(
+                            kernel, settings.course
+                        )
+                finally:
+                    pool.discard(kernel)
+                    result.kernel_cpu = kernel.cpu_seconds
             await _write_outputs(exporter, loaded, settings, result, job.decision.only)
             result.stages["export"] = time.perf_counter() - began
             if cache is not None:

@@ -98,6 +98,7 @@ SCHEMA: dict[str, Any] = {
                              "error"],
                 "properties": {
                     "source": {"type": "string"},
+                    "worker": {"type": "string"},
                     "title": {"type": "string"},
                     "status": {"enum": [s.value for s in Status]},
                     "action": {"enum": ["executed", "rendered", "up to date"]},
@@ -189,6 +190,7 @@ def build_report(result: BuildResult, *, course: Path, workers: int) -> dict[str
 def _notebook(r: NotebookResult) -> dict[str, Any]:
     phases = {k: v for k, v in r.stages.items() if k in PHASES}
     return {
+        **({"worker": r.worker} if r.worker else {}),
         "source": r.source.key,
         "title": r.title,
         "status": r.status.value,

@@ -205,3 +205,16 @@ def test_preloaded_kernels_give_identical_outputs(course, private_tmp, reference
     result = build(load_settings(course, workers=4))
     assert result.ok and result.forked
     assert snapshot(course / "_build") == reference
+
+
+@pytest.mark.xdist_group("course-matrix")
+def test_a_local_dask_cluster_gives_identical_outputs(course, private_tmp, reference):
+    """Executed on 2 Dask worker processes, exported by the coordinator: the same
+    files, byte for byte, and each notebook says which worker ran it."""
+    result = build(load_settings(course, workers=2, cluster="local:2"))
+    assert result.ok, [str(r.error) for r in result.results if not r.ok]
+    assert snapshot(course / "_build") == reference
+    workers = {r.worker for r in result.results}
+    assert all(w.startswith("tcp://127.0.0.1:") for w in workers) and len(workers) == 2
+    assert {n["worker"] for n in result.report["notebooks"]} == workers
+    assert kernel_processes(private_tmp) == []

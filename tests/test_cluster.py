@@ -1,0 +1,89 @@
+"""Notebooks on a local Dask cluster of 2 worker processes: failures reported as in a
+local build, and a worker lost in the middle of a notebook."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+import psutil
+import pytest
+
+from nbbuild import build, load_settings
+from nbbuild.model import Status
+
+from .conftest import kernel_processes, write_notebook
+from .test_build_errors import EXPECTED
+
+# One local cluster at a time (with the course matrix's): two schedulers starting
+# at the same instant in two test processes can trip over each other's ports.
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("course-matrix")]
+
+
+def test_failures_on_the_cluster_are_reported_as_in_a_local_build(broken, private_tmp):
+    result = build(load_settings(broken, workers=2, cluster="local:2"))
+    seen = {str(r.source.rel): r for r in result.results}
+    assert set(seen) == set(EXPECTED)
+    for name, (status, message) in EXPECTED.items():
+        r = seen[name]
+        assert r.status is status, (name, r.status, r.error)
+        if message:
+            assert str(r.error).startswith(f"{name}: ") and message in str(r.error), str(r.error)
+    assert (broken / "_build" / "good.html").is_file()
+    assert not list((broken / "_build").glob("raises.*"))
+    assert kernel_processes(private_tmp) == []
+
+
+def _dask_worker(pid: int) -> psutil.Process | None:
+    """The Dask worker process a kernel runs under (its nearest ancestor started by
+    multiprocessing)."""
+    try:
+        process = psutil.Process(pid)
+        for parent in process.parents():
+            if "multiprocessing" in " ".join(parent.cmdline()):
+                return parent
+    except psutil.Error:
+        return None
+    return None
+
+
+def test_a_worker_lost_mid_notebook_is_retried_elsewhere_and_reported(tmp_path, private_tmp):
+    hold, pids = tmp_path / "hold", tmp_path / "pids"
+    hold.write_text("hold")
+    course = tmp_path / "course"
+    write_notebook(course / "slow.ipynb",
+                   f"import os, time\nopen({str(pids)!r}, 'a').write(f'{{os.getpid()}}\\n')\n"
+                   f"while os.path.exists({str(hold)!r}):\n    time.sleep(0.1)\nprint('done')")
+    for i in range(3):
+        write_notebook(course / f"quick{i}.ipynb", f"print({i})")
+    done: dict = {}
+
+    def run() -> None:
+        try:
+            done["result"] = build(load_settings(course, workers=2, cluster="local:2"))
+        except BaseException as exc:  # shown by the assertion below
+            done["error"] = exc
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (pids.exists() and pids.read_text().strip()):
+        assert "error" not in done, repr(done.get("error"))
+        time.sleep(0.1)
+    worker = _dask_worker(int(pids.read_text().split()[0]))
+    assert worker is not None, "the slow notebook's worker was not found"
+    os.kill(worker.pid, signal.SIGKILL)
+    time.sleep(1.0)
+    hold.unlink()  # the retry may finish
+    thread.join(120)
+    assert not thread.is_alive()
+    result = done["result"]
+    assert result.ok, [str(r.error) for r in result.results if not r.ok]
+    slow = next(r for r in result.results if r.source.rel.name == "slow.ipynb")
+    assert any("retried on" in reason and "was lost" in reason for reason in slow.reasons)
+    assert len(pids.read_text().split()) == 2  # it ran twice: once per worker
+    assert "done" in (course / "_build" / "slow.html").read_text()
+    assert all(r.status is Status.BUILT for r in result.results)
+    assert kernel_processes(private_tmp) == []
