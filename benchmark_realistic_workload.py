@@ -32,6 +32,7 @@ Other modes (docs/performance.md has their results):
     python benchmark_realistic_workload.py --preload --runs 5   # needs pip install -e '.[bench]'
     python benchmark_realistic_workload.py --editions --runs 5 --workers 2  # editions vs one build each
     python benchmark_realistic_workload.py --watch --workers 2  # watch --serve: save to reload
+    python benchmark_realistic_workload.py --cluster --runs 5   # Dask cluster vs local pool
 """
 
 from __future__ import annotations
@@ -636,6 +637,48 @@ def editions_benchmark(args: argparse.Namespace) -> int:
     return 0
 
 
+def cluster_benchmark(args: argparse.Namespace) -> int:
+    """Issue 9: fixtures/course on a local Dask cluster of 2 worker processes against
+    the local pool at 2 workers, side by side, ``--runs`` rounds (default 5). The
+    cluster is started once (as a scheduler address is given to nbbuild in
+    practice); each build is a separate ``python -m nbbuild`` with an empty store."""
+    import asyncio
+
+    from distributed import LocalCluster
+
+    course = args.course.resolve()
+    workers = 2
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                           scheduler_port=0, dashboard_address=":0", silence_logs=40)
+    address = cluster.scheduler_address
+    sides = {"local pool": (), "dask cluster": ("--cluster", address)}
+    times: dict[str, list[float]] = {k: [] for k in sides}
+    reports: dict[str, list[dict]] = {k: [] for k in sides}
+    try:
+        for i in range(args.runs):
+            for name in (list(sides) if i % 2 == 0 else list(sides)[::-1]):
+                elapsed, report = _report_build(course, workers, *sides[name])
+                times[name].append(elapsed)
+                reports[name].append(report)
+                print(f"  round {i + 1}: {name:12} {elapsed:6.2f} s", flush=True)
+    finally:
+        cluster.close()
+        asyncio.set_event_loop(asyncio.new_event_loop())
+    print(f"\n{course.name} ({len(reports['local pool'][0]['notebooks'])} notebooks), 3 formats, "
+          f"{workers} workers, {args.runs} rounds\n")
+    print("| execution | median (s) | spread | export on the coordinator, summed (s) |")
+    print("|---|---|---|---|")
+    for name in sides:
+        export = statistics.median(r["stage_totals"]["export"] for r in reports[name])
+        print(f"| {name} | {statistics.median(times[name]):.2f} | "
+              f"±{100 * _spread(times[name]):.0f}% | {export:.2f} |")
+    overhead = statistics.median(times["dask cluster"]) / statistics.median(times["local pool"]) - 1
+    print(f"\ndask cluster against the local pool: {100 * overhead:+.0f}% (goal: within 15%)")
+    if args.json:
+        args.json.write_text(json.dumps({"times": times, "overhead": overhead}, indent=2) + "\n")
+    return 0
+
+
 WATCHED = """# %% [markdown]
 # # A short lecture, version {version}
 
@@ -779,6 +822,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--editions", action="store_true",
                         help="instead: fixtures/bilingual (or --course) with its editions, "
                              "against one build per edition")
+    parser.add_argument("--cluster", action="store_true",
+                        help="instead: --course on a local Dask cluster of 2 against the "
+                             "local pool at 2 workers (needs pip install -e '.[dask]')")
     parser.add_argument("--watch", action="store_true",
                         help="instead: latency of nbbuild watch --serve, save to page reload")
     parser.add_argument("--edits", type=int, default=10, metavar="N",
@@ -798,6 +844,8 @@ def main(argv: list[str] | None = None) -> int:
         return editions_benchmark(args)
     if args.watch:
         return watch_benchmark(args)
+    if args.cluster:
+        return cluster_benchmark(args)
     course = args.course.resolve()
     formats = [f.strip() for f in args.formats.split(",") if f.strip()]
     n_notebooks = len(course_notebooks(course))
