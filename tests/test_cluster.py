@@ -87,3 +87,27 @@ def test_a_worker_lost_mid_notebook_is_retried_elsewhere_and_reported(tmp_path, 
     assert "done" in (course / "_build" / "slow.html").read_text()
     assert all(r.status is Status.BUILT for r in result.results)
     assert kernel_processes(private_tmp) == []
+
+
+def test_without_cluster_dask_is_never_imported(tmp_path, private_tmp):
+    import subprocess
+    import sys
+
+    write_notebook(tmp_path / "a.ipynb", "print(1)")
+    code = ("import sys; from nbbuild import build, load_settings; "
+            f"assert build(load_settings({str(tmp_path)!r}, workers=1)).ok; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("local:zero", "whole number"),
+    ("scheduler:8786", "give a scheduler address (tcp://host:8786) or local[:N]"),
+])
+def test_a_bad_cluster_is_a_usage_error(tmp_path, spec, message):
+    from .conftest import run_nbbuild
+
+    write_notebook(tmp_path / "a.ipynb", "print(1)")
+    proc = run_nbbuild("build", str(tmp_path), "--cluster", spec)
+    assert proc.returncode == 2 and message in proc.stderr
