@@ -493,10 +493,7 @@ async def _execute_one(
     the execution, or None with the error in the result (the kernel discarded)."""
     loaded = job.loaded
     source = loaded.source
-    result = NotebookResult(source, Status.BUILT, title=loaded.title, reasons=job.decision.reasons)
-    reporter.notebook_started(source)
-    result.stages["read"] = job.read_seconds
-    result.started = time.perf_counter()
+    result = _started(job, reporter)
     options = _options(settings, source)
     kernel = None
     try:
@@ -538,6 +535,17 @@ async def _execute_one(
     return result, None
 
 
+def _started(job: _Job, reporter: Reporter) -> NotebookResult:
+    """The result of a notebook a worker has just taken, its start reported."""
+    loaded = job.loaded
+    result = NotebookResult(loaded.source, Status.BUILT, title=loaded.title,
+                            reasons=job.decision.reasons)
+    reporter.notebook_started(loaded.source)
+    result.stages["read"] = job.read_seconds
+    result.started = time.perf_counter()
+    return result
+
+
 def _options(settings: Settings, source: Source) -> ExecuteOptions:
     return ExecuteOptions(
         timeout=settings.timeout,
@@ -556,10 +564,7 @@ async def _execute_on_cluster(
     timings, and the worker it ran on."""
     loaded = job.loaded
     source = loaded.source
-    result = NotebookResult(source, Status.BUILT, title=loaded.title, reasons=job.decision.reasons)
-    reporter.notebook_started(source)
-    result.stages["read"] = job.read_seconds
-    result.started = time.perf_counter()
+    result = _started(job, reporter)
     try:
         execution, info = await cluster.execute(loaded, _options(settings, source))
     except NotebookError as exc:

@@ -15,7 +15,7 @@ from nbbuild import build, load_settings
 from nbbuild.model import Status
 
 from .conftest import kernel_processes, write_notebook
-from .test_build_errors import EXPECTED
+from .test_build_errors import assert_as_expected
 
 # One local cluster at a time (with the course matrix's): two schedulers starting
 # at the same instant in two test processes can trip over each other's ports.
@@ -24,13 +24,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("course-matrix")]
 
 def test_failures_on_the_cluster_are_reported_as_in_a_local_build(broken, private_tmp):
     result = build(load_settings(broken, workers=2, cluster="local:2"))
-    seen = {str(r.source.rel): r for r in result.results}
-    assert set(seen) == set(EXPECTED)
-    for name, (status, message) in EXPECTED.items():
-        r = seen[name]
-        assert r.status is status, (name, r.status, r.error)
-        if message:
-            assert str(r.error).startswith(f"{name}: ") and message in str(r.error), str(r.error)
+    assert_as_expected(result)
     assert (broken / "_build" / "good.html").is_file()
     assert not list((broken / "_build").glob("raises.*"))
     assert kernel_processes(private_tmp) == []
