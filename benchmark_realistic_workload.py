@@ -138,10 +138,8 @@ def generate_course(root: Path, count: int, seed: int = 7) -> Path:
 
     rng = random.Random(seed)
     for i in range(count):
-        folder = root / f"part-{i // 50:02d}"
-        folder.mkdir(parents=True, exist_ok=True)
         n = rng.randint(2, 40)
-        _write_lecture(folder / f"{i:04d}-lecture", [
+        _write_lecture(root / f"part-{i // 50:02d}" / f"{i:04d}-lecture", [
             ("markdown", f"# Lecture {i}: sums to {n}"),
             ("code", f"total = sum(range({n}))\nprint(total)"),
         ], as_py=bool(i % 2))
@@ -243,9 +241,11 @@ def _lecture_cells(kind: str, i: int, rng) -> list[tuple[str, str]]:
 
 
 def _write_lecture(stem: Path, cells: list[tuple[str, str]], as_py: bool) -> None:
+    """A lecture at ``stem`` (.py or .ipynb), its folder made if needed."""
     import nbformat
     from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
+    stem.parent.mkdir(parents=True, exist_ok=True)
     if as_py:
         parts = []
         for cell_type, source in cells:
@@ -295,9 +295,7 @@ def generate_wait_course(root: Path, count: int, seconds: float) -> Path:
     """A wait-bound course: ``count`` notebooks that each sleep ``seconds`` (a stand-in
     for network), so scaling shows the framework's overhead, not the CPU count."""
     for i in range(count):
-        folder = root / f"part-{i % 2}"
-        folder.mkdir(parents=True, exist_ok=True)
-        _write_lecture(folder / f"{i:03d}-wait", [
+        _write_lecture(root / f"part-{i % 2}" / f"{i:03d}-wait", [
             ("markdown", f"# Download {i}"),
             ("code", f"import time\ntime.sleep({seconds})\nprint('done {i}')"),
         ], as_py=False)
@@ -449,9 +447,7 @@ def matrix_benchmark(args: argparse.Namespace) -> int:
 def generate_short_course(root: Path, count: int) -> Path:
     """``count`` short notebooks of a few trivial cells: kernel start-up is the cost."""
     for i in range(count):
-        folder = root / f"part-{i // 25:02d}"
-        folder.mkdir(parents=True, exist_ok=True)
-        _write_lecture(folder / f"{i:03d}-short", [
+        _write_lecture(root / f"part-{i // 25:02d}" / f"{i:03d}-short", [
             ("markdown", f"# Short {i}"),
             ("code", f"x = {i}\nx * 2"),
             ("code", "print('hello')"),

@@ -55,6 +55,8 @@ class Decision:
     #: others are up to date on disk (a course with editions: an edited speaker
     #: note re-renders only the speaker edition).
     only: set[str] | None = None
+    #: The export key's parts of the notebook as read (recorded with it).
+    export_parts: dict[str, Any] = field(default_factory=dict)
 
 
 def digest(value: Any) -> str:
@@ -127,6 +129,14 @@ def _version(package: str) -> str:
         return "?"
 
 
+def declared_globs(settings: Settings, source: Source) -> list[str]:
+    """The ``depends`` globs that apply to ``source``."""
+    return sorted(
+        {g for pattern, globs in settings.depends if matches_any(source.rel, [pattern])
+         for g in globs}
+    )
+
+
 def payload_of(nb: Any) -> dict[str, Any]:
     """What an execution adds to a notebook: code cells' outputs and counts."""
     return {
@@ -172,10 +182,7 @@ class Cache:
 
     def declared(self, source: Source) -> list[str]:
         """The ``depends`` globs that apply to ``source``."""
-        return sorted(
-            {g for pattern, globs in self.settings.depends if matches_any(source.rel, [pattern])
-             for g in globs}
-        )
+        return declared_globs(self.settings, source)
 
     def declared_files(self, source: Source) -> set[str]:
         """Course files matching the ``depends`` globs of ``source``, as of now."""
@@ -211,20 +218,21 @@ class Cache:
         key = digest(parts)
         record = self.store.notebook(loaded.source.key)
         reasons = self._execution_reasons(record, parts)
+        export = self.export_parts(loaded)
         if self.force:
-            return Decision(Action.EXECUTE, ["forced"]), parts, key
-        export_reasons, stale = self._export_reasons(record, loaded)
+            return Decision(Action.EXECUTE, ["forced"], export_parts=export), parts, key
+        export_reasons, stale = self._export_reasons(record, export, loaded.source)
         payload = self.store.execution(key)
-        if payload is None:
-            return Decision(Action.EXECUTE, reasons or ["no cached execution"],
-                            only=self._after_execution(stale, loaded)), parts, key
-        changed = self.changed_dependency(key)
-        if changed:
-            return Decision(Action.EXECUTE, [f"dependency {changed} changed"],
-                            only=self._after_execution(stale, loaded)), parts, key
+        changed = None if payload is None else self.changed_dependency(key)
+        if payload is None or changed:
+            why = [f"dependency {changed} changed"] if changed else (
+                reasons or ["no cached execution"])
+            return Decision(Action.EXECUTE, why, only=self._after_execution(stale, loaded),
+                            export_parts=export), parts, key
         if record is not None and record.status == "built" and not export_reasons:
             return Decision(Action.SKIP, record=record), parts, key
-        return Decision(Action.RENDER, export_reasons or reasons, payload, only=stale), parts, key
+        return Decision(Action.RENDER, export_reasons or reasons, payload, only=stale,
+                        export_parts=export), parts, key
 
     def export_parts(self, loaded: LoadedNotebook) -> dict[str, Any]:
         """The export key: of the whole notebook, or of each edition's notebook."""
@@ -275,10 +283,6 @@ class Cache:
             if st.st_size != fp.size or file_digest(path) != fp.digest:
                 return fp.path
         return None
-
-    def source_stat(self, source: Source) -> tuple[int, int, str]:
-        st = source.path.stat()
-        return st.st_mtime_ns, st.st_size, file_digest(source.path)
 
     def _source_unchanged(self, source: Source, record: NotebookRecord) -> bool:
         try:
@@ -337,20 +341,21 @@ class Cache:
         return reasons
 
     def _export_reasons(
-        self, record: NotebookRecord | None, loaded: LoadedNotebook
+        self, record: NotebookRecord | None, new: dict[str, Any], source: Source
     ) -> tuple[list[str], set[str] | None]:
-        """Why outputs must be rendered, and which (keys; None for all)."""
+        """Why outputs must be rendered, and which (keys; None for all); ``new`` are
+        the notebook's export parts now."""
         reasons = self._last_build(record)
         if reasons is None:
             return ["never built"], None
         if reasons:
             return reasons, None
-        old, new = record.export_parts, self.export_parts(loaded)
+        old = record.export_parts
         everything = False
         stale: set[str] = set()
         from .layout import outputs_of, split_key
 
-        keys = outputs_of(self.settings, loaded.source)
+        keys = outputs_of(self.settings, source)
         old_notebook, new_notebook = old.get("notebook"), new["notebook"]
         if isinstance(new_notebook, dict) and isinstance(old_notebook, dict):
             for name, value in new_notebook.items():
@@ -377,11 +382,11 @@ class Cache:
         if any(old.get(k) != new.get(k) for k in settings_keys):
             reasons.append("settings changed")
             everything = True
-        missing = self._missing_outputs(record, loaded.source)
+        missing = self._missing_outputs(record, source)
         if missing and not everything:
             stale |= missing
             if not reasons:
                 reasons.append("outputs missing")
-        if everything or not self.settings.variants and removed and not added:
+        if everything or not self.settings.variants:
             return reasons, None
-        return reasons, stale if self.settings.variants else None
+        return reasons, stale

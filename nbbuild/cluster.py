@@ -28,6 +28,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from .config import Settings
+from .discover import never_read
 from .errors import ConfigError, KernelDiedError, NotebookError
 from .execute import Execution, ExecuteOptions
 from .sources import LoadedNotebook
@@ -57,6 +58,7 @@ class Cluster:
         self.kind, self.target = parse_cluster(settings.cluster or "")
         self.client: Any = None
         self._local: Any = None
+        self._files: dict[PurePosixPath, dict[str, bytes]] = {}
         self.course_id = hashlib.sha256(str(settings.course).encode()).hexdigest()[:16]
 
     async def __aenter__(self) -> Cluster:
@@ -100,16 +102,21 @@ class Cluster:
                 return found
             await asyncio.sleep(0.02)
 
+    def _folder_files(self, folder: PurePosixPath) -> dict[str, bytes]:
+        """The course files in ``folder`` and below, read once per build."""
+        if folder not in self._files:
+            found = {}
+            for path in sorted((self.settings.course / folder).rglob("*")):
+                rel = PurePosixPath(path.relative_to(self.settings.course).as_posix())
+                if path.is_file() and not never_read(rel, self.settings):
+                    found[str(rel)] = path.read_bytes()
+            self._files[folder] = found
+        return self._files[folder]
+
     def payload(self, loaded: LoadedNotebook, options: ExecuteOptions) -> dict[str, Any]:
         """What a worker needs to run ``loaded``."""
         source = loaded.source
-        files: dict[str, bytes] = {}
-        if not self.settings.cluster_shared_fs:
-            folder = source.rel.parent
-            for path in sorted((self.settings.course / folder).rglob("*")):
-                rel = PurePosixPath(path.relative_to(self.settings.course).as_posix())
-                if path.is_file() and not _skipped(rel, self.settings) and path != source.path:
-                    files[str(rel)] = path.read_bytes()
+        files = {} if self.settings.cluster_shared_fs else self._folder_files(source.rel.parent)
         return {
             "task": f"nbbuild-{source.key}-{uuid.uuid4().hex[:8]}",
             "course_id": self.course_id,
@@ -151,19 +158,6 @@ class Cluster:
                               seconds=answer["seconds"], reads=set(answer["reads"]),
                               writes=set(answer["writes"]))
         return execution, answer
-
-
-def _skipped(rel: PurePosixPath, settings: Settings) -> bool:
-    from .discover import is_editor_temporary
-
-    for folder in (settings.out, settings.cache_dir):
-        try:
-            (settings.course / rel).relative_to(folder)
-            return True
-        except ValueError:
-            pass
-    return any(p.startswith(".") or p in ("__pycache__", ".ipynb_checkpoints") for p in rel.parts) \
-        or is_editor_temporary(rel.name)
 
 
 # -- the workers' side ----------------------------------------------------------------

@@ -93,6 +93,18 @@ def is_editor_temporary(name: str) -> bool:
     )
 
 
+def never_read(rel: PurePosixPath, settings: Settings) -> bool:
+    """Whether the walk would never read ``rel`` as a course file: hidden, in a
+    cache folder, an editor's temporary file, in the output folder or the store.
+    (Watch mode ignores changes to such paths; a cluster never sends them.)"""
+    if any(p.startswith(".") or p in SKIPPED_DIRS for p in rel.parts):
+        return True
+    if is_editor_temporary(rel.name):
+        return True
+    path = settings.course / rel
+    return any(path.is_relative_to(folder) for folder in (settings.out, settings.cache_dir))
+
+
 def _skip_dir(path: Path, name: str, out: Path) -> bool:
     if name.startswith(".") or name in SKIPPED_DIRS:
         return True

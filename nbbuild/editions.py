@@ -132,6 +132,7 @@ def for_language(loaded: LoadedNotebook, lang: str | None) -> LoadedNotebook:
         cell_numbers=[numbers[i] for i in run],
         full=full,
         positions=run,
+        digest=loaded.digest,
     )
 
 

@@ -57,7 +57,7 @@ def strip_ansi(text: str) -> str:
     return _ANSI.sub("", text)
 
 
-def notebook_timeout(loaded: LoadedNotebook, default: float) -> float:
+def cell_timeout_default(loaded: LoadedNotebook, default: float) -> float:
     """The per-cell timeout: ``metadata.nbbuild.timeout`` of the notebook, else the build's."""
     value = (loaded.nb.metadata.get("nbbuild") or {}).get("timeout")
     return float(value) if isinstance(value, (int, float)) and value > 0 else default
@@ -74,7 +74,7 @@ async def execute_notebook(
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
     nb = loaded.nb
-    default_timeout = notebook_timeout(loaded, options.timeout)
+    default_timeout = cell_timeout_default(loaded, options.timeout)
     began = time.perf_counter()
     limit = options.notebook_timeout
 

@@ -97,7 +97,8 @@ def _edit_body(text: str) -> tuple[str, int]:
 
 def _edit_markup(text: str) -> tuple[str, int]:
     """Edits in markup that holds no script, style or comment."""
-    if _UNSURE.search(text) or "<script" in text.lower() or "<style" in text.lower() or "<!--" in text:
+    lowered = text.lower()
+    if _UNSURE.search(text) or "<script" in lowered or "<style" in lowered or "<!--" in text:
         raise _Unsure  # an opening without its end, or a construct we leave to the parser
     missing = 0
 

@@ -97,9 +97,9 @@ class _Job:
     export_parts: dict[str, Any] = field(default_factory=dict)
     #: Seconds spent reading and parsing the source.
     read_seconds: float = 0.0
-    #: The source's (mtime_ns, size, digest) taken before it was read: what the
-    #: record claims was built. (Taken after the build, an edit saved during it
-    #: would be recorded as built.)
+    #: The source's (mtime_ns, size) taken before it was read, and the digest of
+    #: the bytes parsed: what the record claims was built. (Taken after the build,
+    #: an edit saved during it would be recorded as built.)
     source_stat: tuple[int, int, str] | None = None
 
 
@@ -231,7 +231,8 @@ async def _run_all(
 ) -> tuple[dict[int, NotebookResult], dict[str, Any]]:
     """Plan, then execute or re-render what is stale; results by course position,
     and the pool's figures. ``kept`` results are taken as they are."""
-    results: dict[int, NotebookResult] = dict(kept or {})
+    kept = kept or {}
+    results: dict[int, NotebookResult] = dict(kept)
     warm = None
     async with contextlib.AsyncExitStack() as stack:
         cluster = None
@@ -252,18 +253,18 @@ async def _run_all(
         async for job in _plan_all(course.sources, planned, pool if cluster is None else None,
                                    results, cache, settings):
             (to_execute if job.decision.action is Action.EXECUTE else to_render).append(job)
-        if exporter.warm:
-            pass  # a watch session's exporters, after its first build
-        elif to_render and not to_execute:
-            warm = exporter.submit(exporter.warm_up)
-        elif to_execute:
+        if exporter.warm:  # a watch session's exporters, after its first build
+            pass
+        elif to_execute and cluster is None:
             # Importing nbconvert and compiling templates takes ~0.5 s of CPU and holds
             # the GIL: start once the first kernel is up, so it does not slow the
             # first kernels' boot (they are CPU-bound too) nor the loop driving them.
             warm = asyncio.ensure_future(_warm_up_after(pool, exporter))
+        elif to_render or to_execute:  # no local kernel to wait for
+            warm = exporter.submit(exporter.warm_up)
         reporter.build_started(len(course.sources), settings.workers)
         for i, result in results.items():
-            if i not in (kept or {}):
+            if i not in kept:
                 _finish(settings, result, reporter)
         assets = exporter.submit(_copy_assets, settings, course.assets)
         queue: asyncio.Queue[_Job] = asyncio.Queue()
@@ -398,9 +399,9 @@ async def _plan_all(
             installed = sorted(KernelSpecManager().find_kernel_specs())
         read_began = time.perf_counter()
         try:
-            stat = cache.source_stat(source) if cache is not None else None
+            before = source.path.stat()
         except OSError:
-            stat = None  # gone: reading it says so
+            before = None  # gone: reading it says so
         try:
             loaded = editions.read(source, settings)
             if loaded.kernel_name not in installed:
@@ -420,9 +421,10 @@ async def _plan_all(
             if decision.action is Action.SKIP:
                 results[i] = _up_to_date(source, decision.record, cache.settings)
                 continue
-            job = _Job(i, loaded, decision, parts, key, cache.export_parts(loaded))
+            job = _Job(i, loaded, decision, parts, key, decision.export_parts)
         job.read_seconds = read
-        job.source_stat = stat
+        if before is not None:
+            job.source_stat = (before.st_mtime_ns, before.st_size, loaded.digest)
         if job.decision.action is Action.EXECUTE and pool is not None:
             pool.expect([_request(loaded)])
             await asyncio.sleep(0)  # let the pool launch that kernel now

@@ -7,6 +7,7 @@ marker is kept, so errors can point at a line of the file the author edits.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -39,6 +40,8 @@ class LoadedNotebook:
     cell_numbers: list[int] | None = None
     full: nbformat.NotebookNode | None = None
     positions: list[int] | None = None
+    #: SHA-256 of the bytes parsed: what the cache records as built.
+    digest: str = ""
 
     def cell_number(self, index: int) -> int:
         """The 1-based number, in the source file, of cell ``index`` of ``nb``."""
@@ -68,7 +71,7 @@ def plain_text(markdown: str) -> str:
 
 def load(source: Source) -> LoadedNotebook:
     """Parse ``source`` and validate it as nbformat 4."""
-    text = _read_text(source)
+    text, digest = _read_text(source)
     cell_lines = None
     if source.kind is SourceKind.IPYNB:
         nb = _parse_ipynb(source, text)
@@ -76,10 +79,11 @@ def load(source: Source) -> LoadedNotebook:
         nb = _parse_percent(source, text)
         cell_lines = _cell_lines(text, len(nb.cells))
     kernel_name = (nb.metadata.get("kernelspec") or {}).get("name") or DEFAULT_KERNEL
-    return LoadedNotebook(source, nb, kernel_name, cell_lines)
+    return LoadedNotebook(source, nb, kernel_name, cell_lines, digest=digest)
 
 
-def _read_text(source: Source) -> str:
+def _read_text(source: Source) -> tuple[str, str]:
+    """The file's text and the SHA-256 of its bytes."""
     try:
         data = source.path.read_bytes()
     except FileNotFoundError:
@@ -89,7 +93,7 @@ def _read_text(source: Source) -> str:
     if not data.strip():
         raise SourceError(str(source.rel), "file is empty")
     try:
-        return data.decode("utf-8-sig")
+        return data.decode("utf-8-sig"), hashlib.sha256(data).hexdigest()
     except UnicodeDecodeError as exc:
         raise SourceError(
             str(source.rel), f"not UTF-8 text (byte {exc.start}: {data[exc.start]:#04x})"

@@ -32,7 +32,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from .config import CONFIG_FILE, Settings, load_settings
-from .discover import discover, is_editor_temporary
+from .cache import declared_globs
+from .discover import discover, never_read
 from .errors import NbbuildError
 from .globs import matches_any
 from .layout import asset_roots, outputs_of
@@ -243,7 +244,7 @@ class Watcher:
                 rel = PurePosixPath(os.path.abspath(path)).relative_to(self.course)
             except ValueError:
                 continue
-            if not rel.parts or self._ignored(rel):
+            if not rel.parts or never_read(rel, self.settings):
                 continue
             if str(rel) in (CONFIG_FILE, "pyproject.toml"):
                 return None, True, True
@@ -267,20 +268,6 @@ class Watcher:
         touched = bool(keys) or bool(files) or bool(rels & known)
         return (keys if touched else None), False, False
 
-    def _ignored(self, rel: PurePosixPath) -> bool:
-        parts = rel.parts
-        if any(p.startswith(".") or p in ("__pycache__", ".ipynb_checkpoints") for p in parts):
-            return True
-        if is_editor_temporary(parts[-1]):
-            return True
-        for folder in (self.settings.out, self.settings.cache_dir):
-            try:
-                (self.course / rel).relative_to(folder)
-                return True
-            except ValueError:
-                continue
-        return False
-
     def _dependents(self, files: set[str], sources: tuple[Source, ...]) -> set[str]:
         """Notebooks that read (recorded) or declare (``depends``) one of ``files``."""
         found: set[str] = set()
@@ -290,9 +277,8 @@ class Watcher:
         except (StoreError, OSError):
             pass
         for source in sources:
-            globs = {g for pattern, gs in self.settings.depends
-                     if matches_any(source.rel, [pattern]) for g in gs}
-            if globs and any(matches_any(f, list(globs)) for f in files):
+            globs = declared_globs(self.settings, source)
+            if globs and any(matches_any(f, globs) for f in files):
                 found.add(source.key)
         return found
 
