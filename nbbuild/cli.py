@@ -47,6 +47,8 @@ def _build_options(command):
         click.argument("course", type=click.Path(exists=True, file_okay=False), default="."),
         click.option("-o", "--out", type=click.Path(file_okay=False),
                      help="Output folder [COURSE/_build]."),
+        click.option("--out-overwrite", "out_overwrite", is_flag=True, default=None,
+                     help="Build into a non-empty folder nbbuild did not make."),
         click.option("-f", "--formats",
                      help="Comma-separated: html,slides,notebook,code [html,slides,notebook]."),
         click.option("-j", "--workers", type=click.IntRange(min=1),
@@ -82,6 +84,7 @@ def _build_options(command):
 def build(
     course: str,
     out: str | None,
+    out_overwrite: bool | None,
     formats: str | None,
     workers: int | None,
     timeout: float | None,
@@ -105,6 +108,7 @@ def build(
         settings = load_settings(
             course,
             out=out,
+            out_overwrite=out_overwrite,
             formats=formats,
             workers=workers,
             timeout=timeout,
@@ -153,6 +157,7 @@ def build(
 def watch(
     course: str,
     out: str | None,
+    out_overwrite: bool | None,
     formats: str | None,
     workers: int | None,
     timeout: float | None,
@@ -174,7 +179,7 @@ def watch(
     from .progress import PlainReporter
     from .watch import Watcher
 
-    overrides = dict(out=out, formats=formats, workers=workers, timeout=timeout,
+    overrides = dict(out=out, out_overwrite=out_overwrite, formats=formats, workers=workers, timeout=timeout,
                      notebook_timeout=notebook_timeout, cache_dir=cache_dir,
                      fork_kernels=fork_kernels)
     reporter = PlainReporter()
@@ -246,19 +251,27 @@ def plan(
 @click.argument("course", type=click.Path(exists=True, file_okay=False), default=".")
 @click.option("-o", "--out", type=click.Path(file_okay=False), help="Output folder [COURSE/_build].")
 def clean(course: str, out: str | None) -> None:
-    """Remove the output folder of COURSE (only one that nbbuild wrote)."""
+    """Remove the files nbbuild wrote for COURSE, and the folders that leaves empty."""
+    from .errors import NbbuildError
+    from .layout import MARKER
     from .lock import BuildLock
-    from .outputs import clean_output
-
-    from .errors import OutputError
+    from .ownership import OutputFolder
 
     settings = _settings_or_exit(course, out=out)
+    if not (settings.out / MARKER).is_file():
+        click.echo(f"nothing to remove at {settings.out} (no outputs of nbbuild there)")
+        return
     with _locked(BuildLock(settings.cache_dir)):
         try:
-            removed = clean_output(settings.out)
-        except OutputError as exc:
+            with OutputFolder.claim(settings.out, settings.course, wait=False) as folder:
+                removed, left = folder.clean()
+        except NbbuildError as exc:
             _fail(str(exc), EXIT_USAGE)
-    click.echo(f"removed {settings.out}" if removed else f"nothing to remove at {settings.out}")
+    click.echo(f"removed {removed} file(s) nbbuild wrote in {settings.out}")
+    if left:
+        shown = ", ".join(left[:5]) + (f" and {len(left) - 5} more" if len(left) > 5 else "")
+        click.echo(f"left {len(left)} entr{'y' if len(left) == 1 else 'ies'} nbbuild did not "
+                   f"write: {shown}")
 
 
 @main.command()

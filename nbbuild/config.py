@@ -25,6 +25,7 @@ DEFAULT_TIMEOUT = 300.0
 DEFAULT_STARTUP_TIMEOUT = 60.0
 DEFAULT_HEARTBEAT_TIMEOUT = 10.0
 DEFAULT_MAX_OUTPUT_MB = 10.0
+DEFAULT_MAX_SOURCE_MB = 100.0
 CONFIG_FILE = "nbbuild.toml"
 
 
@@ -78,6 +79,14 @@ class Settings:
     #: Workers see the course at the same path (a shared file system): no files
     #: are sent with each notebook.
     cluster_shared_fs: bool = False
+    #: Build into an output folder that nbbuild did not make and that is not empty
+    #: (files with the names of outputs are replaced; nothing else is touched).
+    out_overwrite: bool = False
+    #: Sources larger than this many MB are refused with a message.
+    max_source_mb: float = DEFAULT_MAX_SOURCE_MB
+    #: Symbolic links in the course that may lead outside it (course-relative
+    #: paths of the links); any other such link is skipped with a warning.
+    allow_links: tuple[str, ...] = ()
     #: Heading of index.html; default: the course folder's name.
     title: str | None = None
     #: The course's store (run times now, the build cache later); outside ``out``
@@ -95,6 +104,10 @@ class Settings:
     def variants(self) -> bool:
         """Whether the course has editions or languages (the variant layout)."""
         return bool(self.editions or self.languages)
+
+    @property
+    def max_source_bytes(self) -> int:
+        return int(self.max_source_mb * 2**20)
 
     @property
     def edition_names(self) -> tuple[str, ...]:
@@ -130,6 +143,9 @@ _FILE_KEYS: dict[str, type | tuple[type, ...]] = {
     "env": list,
     "budgets": dict,
     "strict_budgets": bool,
+    "out_overwrite": bool,
+    "max_source_mb": (int, float),
+    "allow_links": list,
 }
 
 
@@ -208,10 +224,10 @@ def _make(course: Path, merged: dict[str, Any], source: Path | None, where: str)
     for key in ("timeout", "startup_timeout", "notebook_timeout", "heartbeat_timeout"):
         if key in merged and not merged[key] > 0:
             raise ConfigError(f"{where}: {key} must be a positive number of seconds")
-    for key in ("max_output_mb", "kernel_memory_mb"):
+    for key in ("max_output_mb", "kernel_memory_mb", "max_source_mb"):
         if key in merged and not merged[key] > 0:
             raise ConfigError(f"{where}: {key} must be a positive number of megabytes")
-    for key in ("include", "exclude", "allow_errors", "env"):
+    for key in ("include", "exclude", "allow_errors", "env", "allow_links"):
         if key in merged:
             merged[key] = _strings(merged[key], key, where)
     if "preload" in merged:

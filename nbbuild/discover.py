@@ -6,6 +6,11 @@ Rules (documented in docs/configuration.md):
 * A ``.py`` file is a notebook when it has a percent cell marker, a line starting
   with ``# %%`` (or ``#%%``); any other ``.py`` file (a ``helpers.py``) is a
   plain module and is copied like any other course file.
+* Only regular files are read: FIFOs, sockets and devices are skipped with a
+  warning, and so are symbolic links that lead outside the course (unless
+  ``allow_links`` names them) or nowhere. Links that stay inside the course are
+  followed: a linked data folder is copied as content. A link to a folder that
+  holds it (a loop) is not followed.
 * Hidden files and folders, ``.ipynb_checkpoints``, ``__pycache__``, the output
   folder and any folder that holds nbbuild's output marker are skipped.
 * ``include`` globs select notebooks; ``exclude`` globs remove notebooks and files.
@@ -17,6 +22,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from collections import defaultdict
 from pathlib import Path, PurePosixPath
 
@@ -33,7 +39,10 @@ _PERCENT_MARKER = re.compile(rb"^#\s?%%", re.MULTILINE)
 def is_percent_notebook(path: Path) -> bool:
     """True when a ``.py`` file has at least one ``# %%`` cell marker."""
     try:
-        with path.open("rb") as f:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return False
             return _PERCENT_MARKER.search(f.read()) is not None
     except OSError:
         return False
@@ -46,7 +55,8 @@ def discover(settings: Settings) -> Course:
         raise DiscoveryError(f"{root}: course folder not found")
     sources: list[Source] = []
     assets: list[PurePosixPath] = []
-    for rel, path in _walk(root, settings.out):
+    skipped: list[str] = []
+    for rel, path in _walk(root, settings, skipped):
         if matches_any(rel, settings.exclude):
             continue
         kind = _kind(path)
@@ -63,20 +73,74 @@ def discover(settings: Settings) -> Course:
         for lang in (settings.languages or (None,))
     ]
     _check_conflicts(sources, assets, settings)
-    return Course(root=root, sources=tuple(sources), assets=tuple(assets))
+    return Course(root=root, sources=tuple(sources), assets=tuple(assets),
+                  skipped=tuple(skipped))
 
 
-def _walk(root: Path, out: Path):
-    """(relative path, absolute path) of every file not in a skipped folder."""
-    out = out.resolve()
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        here = Path(dirpath)
-        dirnames[:] = sorted(d for d in dirnames if not _skip_dir(here / d, d, out))
-        for name in sorted(filenames):
-            if name.startswith(".") or is_editor_temporary(name):
+def _walk(root: Path, settings: Settings, skipped: list[str]):
+    """(relative path, absolute path) of every regular file of the course not in a
+    skipped folder; what is left out for a reason is said in ``skipped``."""
+    out = settings.out.resolve()
+    real_root = root.resolve()
+    # (folder, its course-relative path, the real folders above it: a loop guard)
+    stack: list[tuple[Path, PurePosixPath, frozenset[Path]]] = [
+        (root, PurePosixPath("."), frozenset({real_root}))]
+    while stack:
+        here, rel_here, above = stack.pop()
+        try:
+            entries = sorted(os.scandir(here), key=lambda e: e.name)
+        except OSError as exc:
+            skipped.append(f"{rel_here}: folder not read ({exc.strerror}); skipped")
+            continue
+        for entry in entries:
+            name = entry.name
+            if name.startswith(".") or name in SKIPPED_DIRS or is_editor_temporary(name):
                 continue
-            path = here / name
-            yield PurePosixPath(path.relative_to(root).as_posix()), path
+            path, rel = here / name, rel_here / name
+            if "\n" in name or "\r" in name:
+                skipped.append(f"{rel!s:.80}: a name with a line break; skipped (rename it)")
+                continue
+            try:
+                kind, real = _entry_kind(entry, real_root, rel, settings)
+            except _Skip as why:
+                skipped.append(f"{rel}: {why}; skipped")
+                continue
+            if kind == "dir":
+                if _skip_dir(path, name, out) or real in above:
+                    continue
+                stack.append((path, rel, above | {real}))
+            else:
+                yield rel, path
+
+
+class _Skip(Exception):
+    """Why a directory entry is not part of the course."""
+
+
+def _entry_kind(
+    entry: os.DirEntry, real_root: Path, rel: PurePosixPath, settings: Settings
+) -> tuple[str, Path]:
+    """``("dir" | "file", real path)`` of an entry the walk may enter or read."""
+    path = Path(entry.path)
+    if entry.is_symlink():
+        real = Path(os.path.realpath(path))
+        try:
+            st = real.stat()
+        except OSError:
+            raise _Skip("a link to nothing") from None
+        if not real.is_relative_to(real_root) and not matches_any(rel, settings.allow_links):
+            raise _Skip(f"a link leading out of the course (to {real}); allow it with allow_links")
+    else:
+        real = path
+        try:
+            st = entry.stat(follow_symlinks=False)
+        except OSError as exc:
+            raise _Skip(f"cannot be read ({exc.strerror})") from None
+    if stat.S_ISDIR(st.st_mode):
+        return "dir", real.resolve()
+    if stat.S_ISREG(st.st_mode):
+        return "file", real
+    raise _Skip("not a regular file (a FIFO, socket or device)")
 
 
 def is_editor_temporary(name: str) -> bool:

@@ -39,7 +39,7 @@ class BuildLock:
         f = open(self.path, "a+")  # noqa: SIM115 (kept open while held)
         told = False
         while True:
-            if _try_lock(f):
+            if try_lock(f):
                 break
             holder = _holder(f)
             if not wait:
@@ -76,7 +76,8 @@ def _holder(f: IO[str]) -> str:
     return text or "holder unknown"
 
 
-def _try_lock(f: IO[str]) -> bool:
+def try_lock(f: IO[str]) -> bool:
+    """Take the OS lock on ``f`` without waiting; False when another holds it."""
     try:
         import fcntl
 

@@ -58,6 +58,8 @@ class Course:
     root: Path
     sources: tuple[Source, ...]
     assets: tuple[PurePosixPath, ...]
+    #: A warning per file or folder left out (a link leading out, a FIFO, ...).
+    skipped: tuple[str, ...] = ()
 
 
 @dataclass

@@ -13,14 +13,14 @@ import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path, PurePosixPath
 
-from .layout import INDEX, MARKER, split_key
+from .layout import INDEX, split_key
 from .model import NotebookResult, Status
 
 
 def write_atomic(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that it appears whole or not at all."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".nbbuild-", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -34,65 +34,45 @@ def write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
-def prepare(out: Path) -> None:
-    """Create the output folder and mark it as nbbuild's (never a source)."""
-    out.mkdir(parents=True, exist_ok=True)
-    marker = out / MARKER
-    if not marker.exists():
-        marker.write_text("This folder is written by nbbuild; it is never read as a course.\n")
-
-
-def clean_output(out: Path) -> bool:
-    """Delete an output folder nbbuild wrote (it holds the marker); False if absent.
-
-    A folder without the marker is refused: it may be anything.
-    """
-    if not out.exists():
-        return False
-    if not (out / MARKER).is_file():
-        from .errors import OutputError
-
-        raise OutputError(f"{out} was not written by nbbuild (no {MARKER}); not removed")
-    shutil.rmtree(out)
-    return True
-
-
-def copy_assets(course: Path, out: Path, assets: Iterable[PurePosixPath]) -> int:
+def copy_assets(
+    course: Path, out: Path, assets: Iterable[PurePosixPath]
+) -> tuple[list[PurePosixPath], list[str]]:
     """Mirror the course's other files (images, data) so relative links work.
 
-    A file whose size and modification time already match is left alone.
-    Returns how many files were copied.
+    A file whose size and modification time already match is left alone. One file
+    that cannot be copied (gone, unreadable) is reported and the others are still
+    copied. Returns the files now in place (copied or already there) and a
+    message per file that could not be copied.
     """
-    copied = 0
+    present: list[PurePosixPath] = []
+    problems: list[str] = []
     for rel in assets:
-        src, dst = course / rel, out / rel
         try:
-            st = src.stat()
-            dt = dst.stat()
-            if dt.st_size == st.st_size and dt.st_mtime_ns == st.st_mtime_ns:
-                continue
-        except FileNotFoundError:
-            pass
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.name}.", suffix=".tmp")
-        os.close(fd)
-        try:
-            shutil.copy2(src, tmp)
-            os.replace(tmp, dst)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        copied += 1
-    return copied
+            _copy_one(course / rel, out / rel)
+        except OSError as exc:
+            problems.append(f"{rel}: not copied ({exc.strerror or exc})")
+            continue
+        present.append(rel)
+    return present, problems
 
 
-def remove_outputs(out: Path, paths: Iterable[PurePosixPath]) -> None:
-    """Delete a notebook's outputs, so a failed notebook shows no stale pages."""
-    for rel in paths:
-        try:
-            (out / rel).unlink()
-        except (FileNotFoundError, NotADirectoryError):
-            pass
+def _copy_one(src: Path, dst: Path) -> None:
+    st = src.stat()
+    try:
+        dt = dst.stat()
+        if dt.st_size == st.st_size and dt.st_mtime_ns == st.st_mtime_ns:
+            return
+    except FileNotFoundError:
+        pass
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=".nbbuild-", suffix=".tmp")
+    os.close(fd)
+    try:
+        shutil.copy2(src, tmp)
+        os.replace(tmp, dst)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def write_index(out: Path, title: str, results: Sequence[NotebookResult]) -> Path:

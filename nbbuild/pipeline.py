@@ -42,7 +42,8 @@ from .layout import asset_roots, outputs_of, split_key
 from .limits import cap_code
 from .lock import BuildLock
 from .model import BuildResult, Course, NotebookResult, Source, Status
-from .outputs import copy_assets, prepare, remove_outputs, write_atomic, write_index
+from .outputs import copy_assets, write_atomic, write_index
+from .ownership import OutputFolder
 from .plan import execution_order
 from .platforms import loop_factory
 from .progress import NullReporter, Reporter
@@ -75,13 +76,23 @@ def build(
     except OSError as exc:
         raise OutputError(f"{lock.path}: cannot take the build lock ({exc.strerror})") from None
     try:
-        with asyncio.Runner(loop_factory=loop_factory()) as runner:
+        with claim_output(settings, wait=wait, on_wait=reporter.warning) as folder, \
+                asyncio.Runner(loop_factory=loop_factory()) as runner:
             try:
-                return runner.run(_build(settings, reporter, force, use_cache))
+                return runner.run(_build(settings, reporter, force, use_cache, folder))
             except (KeyboardInterrupt, asyncio.CancelledError):
                 raise BuildInterrupted("build interrupted; no partial outputs were left") from None
     finally:
         lock.release()
+
+
+def claim_output(settings: Settings, *, wait: bool = True, on_wait=None) -> OutputFolder:
+    """The output folder, checked, locked and taken for this course (ownership.py)."""
+    try:
+        return OutputFolder.claim(settings.out, settings.course, overwrite=settings.out_overwrite,
+                                  wait=wait, on_wait=on_wait)
+    except KeyboardInterrupt:
+        raise BuildInterrupted("interrupted while waiting for another build") from None
 
 
 @dataclass
@@ -127,6 +138,7 @@ async def build_in_session(
     settings: Settings,
     reporter: Reporter,
     session: Session,
+    folder: OutputFolder,
     *,
     only: set[str] | None = None,
     previous: dict[str, NotebookResult] | None = None,
@@ -135,11 +147,11 @@ async def build_in_session(
     (store keys), other notebooks are not looked at: their result is taken from
     ``previous``. Cancelling it discards the kernels it was using; notebooks it
     finished are recorded and their outputs written."""
-    return await _build(settings, reporter, False, True, session, only, previous or {})
+    return await _build(settings, reporter, False, True, folder, session, only, previous or {})
 
 
 async def _build(
-    settings: Settings, reporter: Reporter, force: bool, use_cache: bool,
+    settings: Settings, reporter: Reporter, force: bool, use_cache: bool, folder: OutputFolder,
     session: Session | None = None, only: set[str] | None = None,
     previous: dict[str, NotebookResult] | None = None,
 ) -> BuildResult:
@@ -148,7 +160,8 @@ async def _build(
     if session is None:
         _cancel_on_sigterm()
     course = discover(settings)
-    _prepare_output(settings)
+    for problem in course.skipped:
+        reporter.warning(problem)
     exporter = session.exporter if session is not None else _ExportThread(settings)
     store = _open_store(settings, reporter) if use_cache else None
     try:
@@ -160,13 +173,14 @@ async def _build(
             kept = {i: known[s.key] for i, s in enumerate(course.sources)
                     if s.key not in only and s.key in known}
         results, pool_stats = await _run_all(
-            course, order, settings, exporter, reporter, cache, session, kept)
+            course, order, settings, folder, exporter, reporter, cache, session, kept)
         ordered = [results[i] for i in range(len(course.sources))]
         index = None
         if "html" in settings.formats:
             index = await exporter.submit(
                 write_index, settings.out, _course_title(settings), ordered
             )
+            folder.wrote([index])
         _record_runs(store, ordered, reporter)
         result = BuildResult(
             ordered,
@@ -184,6 +198,7 @@ async def _build(
             exporter.close()
         if store is not None:
             store.close()
+        _save_manifest(folder, reporter)
     reporter.build_finished(result)
     return result
 
@@ -198,12 +213,19 @@ def _record_build(store: Store, settings: Settings, result: BuildResult, reporte
     try:
         warning = slower_than_usual(store, key, report)
         store.record_build(key, report)
-    except sqlite3.Error as exc:
+    except (sqlite3.Error, StoreError) as exc:
         reporter.warning(f"{store.path}: build figures not saved ({exc})")
         return
     result.report = report
     if warning:
         reporter.warning(warning)
+
+
+def _save_manifest(folder: OutputFolder, reporter: Reporter) -> None:
+    try:
+        folder.save()
+    except OSError as exc:
+        reporter.warning(f"{folder.out}: list of written files not saved ({exc.strerror})")
 
 
 def _pool_for(settings: Settings, *, tracking: bool) -> KernelPool:
@@ -223,6 +245,7 @@ async def _run_all(
     course: Course,
     order: list[int],
     settings: Settings,
+    folder: OutputFolder,
     exporter: _ExportThread,
     reporter: Reporter,
     cache: Cache | None,
@@ -265,19 +288,19 @@ async def _run_all(
         reporter.build_started(len(course.sources), settings.workers)
         for i, result in results.items():
             if i not in kept:
-                _finish(settings, result, reporter)
-        assets = exporter.submit(_copy_assets, settings, course.assets)
+                _finish(settings, folder, result, reporter)
+        assets = exporter.submit(_copy_assets, settings, folder, course.assets)
         queue: asyncio.Queue[_Job] = asyncio.Queue()
         for job in to_execute:
             queue.put_nowait(job)
         dispatched = time.perf_counter()
         finishing: list[asyncio.Future[None]] = []
         workers = [
-            _worker(queue, pool, exporter, settings, reporter, results, cache, dispatched,
-                    finishing, cluster)
+            _worker(queue, pool, exporter, settings, folder, reporter, results, cache,
+                    dispatched, finishing, cluster)
             for _ in range(min(settings.workers, len(to_execute)))
         ]
-        renders = _render_all(to_render, exporter, settings, reporter, results, cache)
+        renders = _render_all(to_render, exporter, settings, folder, reporter, results, cache)
         try:
             await asyncio.gather(renders, *workers)
         finally:
@@ -295,10 +318,8 @@ async def _run_all(
             "pool_startup": pool.startup_seconds,
             "execution_span": time.perf_counter() - dispatched,
         }
-    try:
-        await assets
-    except OSError as exc:
-        reporter.warning(f"course files not all copied to {settings.out}: {exc}")
+    for problem in await assets:
+        reporter.warning(problem)
     if warm is not None:
         await warm
     pool_stats["resources"] = pool_stats["resources"].summary()
@@ -321,15 +342,6 @@ async def _warm_up_after(pool: KernelPool, exporter: _ExportThread) -> None:
     except TimeoutError:
         pass
     await exporter.submit(exporter.warm_up)
-
-
-def _prepare_output(settings: Settings) -> None:
-    try:
-        prepare(settings.out)
-    except OSError as exc:
-        raise OutputError(
-            f"{settings.out}: cannot create the output folder ({exc.strerror})"
-        ) from None
 
 
 def _cancel_on_sigterm() -> None:
@@ -355,7 +367,7 @@ def _durations(store: Store | None, sources, reporter: Reporter) -> dict[str, fl
         return {}
     try:
         return store.durations(s.key for s in sources)
-    except sqlite3.Error as exc:
+    except (sqlite3.Error, StoreError) as exc:
         reporter.warning(f"{store.path}: run times unreadable ({exc})")
         return {}
 
@@ -371,7 +383,7 @@ def _record_runs(store: Store | None, results: list[NotebookResult], reporter: R
     }
     try:
         store.record_runs(runs)
-    except sqlite3.Error as exc:
+    except (sqlite3.Error, StoreError) as exc:
         reporter.warning(f"{store.path}: run times not saved ({exc})")
 
 
@@ -443,7 +455,7 @@ def _request(loaded: LoadedNotebook) -> KernelRequest:
 
 
 async def _worker(
-    queue, pool, exporter, settings, reporter, results, cache, dispatched, finishing,
+    queue, pool, exporter, settings, folder, reporter, results, cache, dispatched, finishing,
     cluster=None,
 ) -> None:
     """Take notebooks until none are left. A worker is held while its notebook waits
@@ -461,11 +473,12 @@ async def _worker(
             result, execution = await _execute_on_cluster(job, cluster, settings, reporter)
         result.queued = queued
         finishing.append(asyncio.ensure_future(
-            _complete(job, result, execution, pool, exporter, settings, reporter, results, cache)
+            _complete(job, result, execution, pool, exporter, settings, folder, reporter, results,
+                      cache)
         ))
 
 
-async def _render_all(jobs, exporter, settings, reporter, results, cache) -> None:
+async def _render_all(jobs, exporter, settings, folder, reporter, results, cache) -> None:
     """Re-render notebooks from their cached executions: no kernel involved."""
     for job in jobs:
         loaded = job.loaded
@@ -478,14 +491,14 @@ async def _render_all(jobs, exporter, settings, reporter, results, cache) -> Non
         began = time.perf_counter()
         try:
             apply_payload(loaded.nb, job.decision.payload)
-            await _write_outputs(exporter, loaded, settings, result, job.decision.only)
+            await _write_outputs(exporter, loaded, settings, folder, result, job.decision.only)
             result.stages["export"] = time.perf_counter() - began
             _record(cache, job, result, reporter)
         except NotebookError as exc:
             result.status, result.error = Status.ERRORED, exc
         result.seconds = time.perf_counter() - began
         results[job.index] = result
-        _finish(settings, result, reporter)
+        _finish(settings, folder, result, reporter)
 
 
 async def _execute_one(
@@ -593,8 +606,8 @@ async def _execute_on_cluster(
 
 async def _complete(
     job: _Job, result: NotebookResult, executed: tuple[Kernel, Execution] | None,
-    pool: KernelPool, exporter: _ExportThread, settings: Settings, reporter: Reporter,
-    results: dict[int, NotebookResult], cache: Cache | None,
+    pool: KernelPool, exporter: _ExportThread, settings: Settings, folder: OutputFolder,
+    reporter: Reporter, results: dict[int, NotebookResult], cache: Cache | None,
 ) -> None:
     """Collect what an executed notebook read, export and record it (or record its
     failure), then report it."""
@@ -612,7 +625,7 @@ async def _complete(
                 finally:
                     pool.discard(kernel)
                     result.kernel_cpu = kernel.cpu_seconds
-            await _write_outputs(exporter, loaded, settings, result, job.decision.only)
+            await _write_outputs(exporter, loaded, settings, folder, result, job.decision.only)
             result.stages["export"] = time.perf_counter() - began
             if cache is not None:
                 reads = (execution.reads - execution.writes) | cache.declared_files(loaded.source)
@@ -628,16 +641,16 @@ async def _complete(
         result.error = NotebookError(str(loaded.source.rel), f"internal error: {exc!r}")
     result.seconds = time.perf_counter() - result.started
     results[job.index] = result
-    _finish(settings, result, reporter)
+    _finish(settings, folder, result, reporter)
 
 
 async def _write_outputs(
-    exporter, loaded: LoadedNotebook, settings: Settings, result: NotebookResult,
-    only: set[str] | None = None,
+    exporter, loaded: LoadedNotebook, settings: Settings, folder: OutputFolder,
+    result: NotebookResult, only: set[str] | None = None,
 ) -> None:
     try:
         result.outputs, result.export_detail = await exporter.submit(
-            _export_and_write, exporter, loaded, settings, only
+            _export_and_write, exporter, loaded, settings, folder, only
         )
     except OSError as exc:
         raise NotebookError(
@@ -673,8 +686,12 @@ def _record(
         status=result.status.value,
     )
     before = cache.store.seconds
+    told = cache.store.gone
     try:
         cache.store.record_notebook(record, execution if result.ok else None)
+    except StoreError as exc:
+        if not told:  # once per build
+            reporter.warning(str(exc))
     except sqlite3.Error as exc:
         reporter.warning(f"{source.rel}: not recorded in the cache ({exc})")
     result.stages["db"] = cache.store.seconds - before
@@ -689,7 +706,7 @@ def _kernel_start_failed(loaded: LoadedNotebook, exc: Exception) -> NotebookErro
 
 
 def _export_and_write(
-    exporter: _ExportThread, loaded: LoadedNotebook, settings: Settings,
+    exporter: _ExportThread, loaded: LoadedNotebook, settings: Settings, folder: OutputFolder,
     only: set[str] | None = None,
 ) -> tuple[dict[str, Path], dict[str, float]]:
     """Runs on the export thread: render the outputs (``only`` those keys, the others
@@ -722,22 +739,29 @@ def _export_and_write(
     began = time.perf_counter()
     for key, data in rendered.items():
         write_atomic(settings.out / paths[key], data)
+        folder.wrote([paths[key]])
     detail["write"] = time.perf_counter() - began
     return {key: settings.out / path for key, path in paths.items()}, detail
 
 
-def _copy_assets(settings: Settings, assets: tuple) -> int:
+def _copy_assets(settings: Settings, folder: OutputFolder, assets: tuple) -> list[str]:
     """The course's other files beside the notebooks, in every folder that mirrors
-    the course (one per language, edition and format in a course with editions)."""
-    return sum(
-        copy_assets(settings.course, settings.out / root, assets) for root in asset_roots(settings)
-    )
+    the course (one per language, edition and format in a course with editions).
+    Returns a message per file that could not be copied."""
+    problems = []
+    for root in asset_roots(settings):
+        present, trouble = copy_assets(settings.course, settings.out / root, assets)
+        folder.wrote(root / rel for rel in present)
+        problems += trouble
+    return problems
 
 
-def _finish(settings: Settings, result: NotebookResult, reporter: Reporter) -> None:
+def _finish(
+    settings: Settings, folder: OutputFolder, result: NotebookResult, reporter: Reporter
+) -> None:
     if not result.ok:
         try:
-            remove_outputs(settings.out, outputs_of(settings, result.source).values())
+            folder.remove(outputs_of(settings, result.source).values())
         except OSError as exc:
             reporter.warning(f"old outputs of {result.source.rel} not removed: {exc}")
     reporter.notebook_finished(result)

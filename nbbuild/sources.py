@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import stat
 from dataclasses import dataclass
+from pathlib import Path
 
 import nbformat
 
+from .config import DEFAULT_MAX_SOURCE_MB
 from .errors import SourceError
 from .model import Source, SourceKind
 
@@ -69,9 +73,14 @@ def plain_text(markdown: str) -> str:
     return text.strip()
 
 
-def load(source: Source) -> LoadedNotebook:
+DEFAULT_MAX_SOURCE_MB = 100.0
+#: Deeper JSON is refused: parsing, validating and rendering recurse per level.
+MAX_JSON_DEPTH = 200
+
+
+def load(source: Source, max_bytes: int = int(DEFAULT_MAX_SOURCE_MB * 2**20)) -> LoadedNotebook:
     """Parse ``source`` and validate it as nbformat 4."""
-    text, digest = _read_text(source)
+    text, digest = _read_text(source, max_bytes)
     cell_lines = None
     if source.kind is SourceKind.IPYNB:
         nb = _parse_ipynb(source, text)
@@ -82,10 +91,10 @@ def load(source: Source) -> LoadedNotebook:
     return LoadedNotebook(source, nb, kernel_name, cell_lines, digest=digest)
 
 
-def _read_text(source: Source) -> tuple[str, str]:
-    """The file's text and the SHA-256 of its bytes."""
+def _read_text(source: Source, max_bytes: int) -> tuple[str, str]:
+    """The file's text and the SHA-256 of its bytes, from a regular file only."""
     try:
-        data = source.path.read_bytes()
+        data = read_regular(source.path, max_bytes, str(source.rel))
     except FileNotFoundError:
         raise SourceError(str(source.rel), "file disappeared before it could be read") from None
     except OSError as exc:
@@ -100,6 +109,26 @@ def _read_text(source: Source) -> tuple[str, str]:
         ) from None
 
 
+def read_regular(path: Path, max_bytes: int, rel: str) -> bytes:
+    """The bytes of ``path``, which must be a regular file of at most ``max_bytes``.
+
+    Opened without blocking, so a FIFO given a notebook's name cannot hang the
+    build, and checked on the open file, so it cannot be swapped in between."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise SourceError(rel, "not a regular file (a FIFO, socket or device); skipped")
+        if st.st_size > max_bytes:
+            raise SourceError(
+                rel, f"{st.st_size / 2**20:.1f} MB, over the {max_bytes / 2**20:g} MB limit on "
+                "sources (max_source_mb)")
+        data = f.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise SourceError(rel, f"over the {max_bytes / 2**20:g} MB limit on sources (max_source_mb)")
+    return data
+
+
 def _parse_ipynb(source: Source, text: str) -> nbformat.NotebookNode:
     try:
         raw = json.loads(text)
@@ -107,6 +136,13 @@ def _parse_ipynb(source: Source, text: str) -> nbformat.NotebookNode:
         raise SourceError(
             str(source.rel), f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
         ) from None
+    except RecursionError:
+        raise SourceError(str(source.rel), "JSON nested too deeply to read") from None
+    depth = _depth(raw)
+    if depth > MAX_JSON_DEPTH:
+        raise SourceError(
+            str(source.rel), f"JSON nested {depth} levels deep; notebooks may nest at most "
+            f"{MAX_JSON_DEPTH}")
     if not isinstance(raw, dict) or "cells" not in raw and "worksheets" not in raw:
         raise SourceError(str(source.rel), "JSON but not a notebook (no 'cells')")
     try:
@@ -117,6 +153,25 @@ def _parse_ipynb(source: Source, text: str) -> nbformat.NotebookNode:
     except Exception as exc:  # nbformat raises a variety of errors on odd input
         raise SourceError(str(source.rel), f"invalid notebook: {exc}") from None
     return nb
+
+
+def _depth(value: object) -> int:
+    """How deeply ``value`` nests lists and objects (without recursing)."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, level)
+        if deepest > MAX_JSON_DEPTH:
+            return deepest
+        stack.extend((child, level + 1) for child in children)
+    return deepest
 
 
 def _parse_percent(source: Source, text: str) -> nbformat.NotebookNode:

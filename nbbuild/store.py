@@ -155,6 +155,8 @@ class Store:
     def __init__(self, directory: Path) -> None:
         self.path = directory / DB_NAME
         self.seconds = 0.0
+        #: Set once the file was found deleted or replaced (``check_present``).
+        self.gone = False
         began = time.perf_counter()
         try:
             directory.mkdir(parents=True, exist_ok=True)
@@ -165,6 +167,10 @@ class Store:
             # means rebuilding those notebooks. FULL cost ~7 ms per notebook.
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._migrate()
+            self._identity = _identity(self.path)
+        except StoreError:
+            self.close()
+            raise
         except (sqlite3.Error, OSError) as exc:
             self.close()
             raise StoreError(f"{self.path}: cannot be used ({exc})") from None
@@ -182,6 +188,14 @@ class Store:
         if db is not None:
             db.close()
 
+    def check_present(self) -> None:
+        """Raise ``StoreError`` if the database file was deleted or replaced since it
+        was opened: records written to a deleted file would be silently lost."""
+        if self.gone or _identity(self.path) != self._identity:
+            self.gone = True
+            raise StoreError(f"{self.path} was deleted or replaced during the build, so this "
+                             "build's records are not kept (the next build does the work again)")
+
     def _migrate(self) -> None:
         assert self._db is not None
         version = self._db.execute("PRAGMA user_version").fetchone()[0]
@@ -194,6 +208,20 @@ class Store:
             for step in range(version, SCHEMA_VERSION):
                 self._db.executescript(_MIGRATIONS[step])
                 self._db.execute(f"PRAGMA user_version = {step + 1}")
+        self._verify()
+
+    def _verify(self) -> None:
+        """The tables and columns this version reads must be there: a database with
+        the right version and the wrong tables is damaged, not a crash later."""
+        assert self._db is not None
+        for table, columns in _expected_columns().items():
+            found = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+            if not found:
+                raise StoreError(f"{self.path} is damaged: table {table} is missing")
+            missing = sorted(columns - found)
+            if missing:
+                raise StoreError(
+                    f"{self.path} is damaged: table {table} lacks {', '.join(missing)}")
 
     # -- the build cache ------------------------------------------------------
 
@@ -266,6 +294,7 @@ class Store:
     ) -> None:
         """Record one notebook's build, and its new execution if it ran; one transaction."""
         assert self._db is not None
+        self.check_present()
         now = time.time()
         with self._db:
             if execution is not None:
@@ -305,6 +334,7 @@ class Store:
     @_timed
     def record_build(self, comparable: str, report: dict[str, Any]) -> None:
         assert self._db is not None
+        self.check_present()
         summary = {k: report[k] for k in ("workers", "counts", "cpu_seconds", "database_seconds")}
         blob = zlib.compress(json.dumps(report).encode("utf-8"))
         with self._db:
@@ -346,6 +376,7 @@ class Store:
     def record_runs(self, runs: Mapping[str, tuple[float, str]]) -> None:
         """Remember ``{source: (seconds, status)}`` of this build's notebooks."""
         assert self._db is not None
+        self.check_present()
         now = time.time()
         with self._db:
             self._db.executemany(
@@ -355,6 +386,28 @@ class Store:
                 "built_at = excluded.built_at",
                 [(s, secs, status, now) for s, (secs, status) in runs.items()],
             )
+
+
+@functools.cache
+def _expected_columns() -> dict[str, set[str]]:
+    """Every table's columns, as the migrations create them."""
+    db = sqlite3.connect(":memory:")
+    try:
+        for script in _MIGRATIONS:
+            db.executescript(script)
+        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        return {t: {r[1] for r in db.execute(f"PRAGMA table_info({t})")}
+                for t in tables if not t.startswith("sqlite_")}
+    finally:
+        db.close()
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
 
 
 def store_info(directory: Path) -> dict[str, object]:

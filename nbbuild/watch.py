@@ -39,7 +39,8 @@ from .globs import matches_any
 from .layout import asset_roots, outputs_of
 from .lock import BuildLock
 from .model import BuildResult, NotebookResult, Source
-from .pipeline import Session, build_in_session
+from .ownership import OutputFolder
+from .pipeline import Session, build_in_session, claim_output
 from .progress import NullReporter, Reporter
 from .store import Store, StoreError
 
@@ -202,22 +203,25 @@ class Watcher:
         """One build: the notebooks in ``only`` (store keys), or all."""
         lock = BuildLock(self.settings.cache_dir)
         await asyncio.to_thread(lock.acquire, wait=True, on_wait=self.reporter.warning)
+        folder = None
         try:
-            self._forget_removed()
+            folder = await asyncio.to_thread(
+                claim_output, self.settings, wait=True, on_wait=self.reporter.warning)
+            self._forget_removed(folder)
             self._finished = set()
             reporter = _Listening(self.reporter, self._notebook_done)
-            try:
-                result = await build_in_session(
-                    self.settings, reporter, session, only=only, previous=self.results)
-            except NbbuildError as exc:  # a clash of sources, an unusable output folder
-                self.reporter.warning(str(exc))
-                return
+            result = await build_in_session(
+                self.settings, reporter, session, folder, only=only, previous=self.results)
             self.builds.append(result)
             for done in result.results:
                 self.results[done.source.key] = done
             for callback in self.after_build:
                 callback()
+        except NbbuildError as exc:  # a clash of sources, an unusable output folder
+            self.reporter.warning(str(exc))
         finally:
+            if folder is not None:
+                folder.release()
             lock.release()
 
     def _notebook_done(self, result: NotebookResult) -> None:
@@ -282,7 +286,7 @@ class Watcher:
                 found.add(source.key)
         return found
 
-    def _forget_removed(self) -> None:
+    def _forget_removed(self, folder: OutputFolder) -> None:
         """Outputs and records of notebooks that are gone; copies of files that are gone."""
         try:
             course = discover(self.settings)
@@ -292,16 +296,14 @@ class Watcher:
         for key, source in list(self._sources.items()):
             if key in now:
                 continue
-            for rel in outputs_of(self.settings, source).values():
-                with contextlib.suppress(OSError):
-                    (self.settings.out / rel).unlink()
+            with contextlib.suppress(OSError):
+                folder.remove(outputs_of(self.settings, source).values())
             self.results.pop(key, None)
             with contextlib.suppress(StoreError, OSError), Store(self.settings.cache_dir) as store:
                 store.forget(key)
         for rel in self._assets - set(course.assets):
-            for root in asset_roots(self.settings):
-                with contextlib.suppress(OSError):
-                    (self.settings.out / root / rel).unlink()
+            with contextlib.suppress(OSError):
+                folder.remove(root / rel for root in asset_roots(self.settings))
         self._sources, self._assets = now, set(course.assets)
 
     def _observe(self) -> Any:

@@ -104,24 +104,6 @@ def test_root_package_stays_light():
     assert proc.stdout.strip() == "False"
 
 
-def test_clean_removes_only_folders_nbbuild_wrote(tmp_path):
-    from nbbuild.outputs import prepare
-
-    course = tmp_path / "c"
-    course.mkdir()
-    prepare(course / "_build")
-    (course / "_build" / "page.html").write_text("x")
-    result = CliRunner().invoke(main, ["clean", str(course)])
-    assert result.exit_code == 0 and not (course / "_build").exists()
-    assert "nothing to remove" in CliRunner().invoke(main, ["clean", str(course)]).output
-    mine = tmp_path / "precious"
-    mine.mkdir()
-    (mine / "thesis.tex").write_text("years of work")
-    result = CliRunner().invoke(main, ["clean", str(course), "--out", str(mine)])
-    assert result.exit_code == 2 and "not written by nbbuild" in result.output
-    assert (mine / "thesis.tex").exists()
-
-
 def test_cache_clear_is_the_way_out_of_a_damaged_store(tmp_path):
     course = tmp_path / "c"
     (course / ".nbbuild").mkdir(parents=True)

@@ -5,7 +5,7 @@ import pytest
 
 from nbbuild.layout import output_paths
 from nbbuild.model import NotebookResult, Source, SourceKind, Status
-from nbbuild.outputs import copy_assets, prepare, remove_outputs, write_atomic, write_index
+from nbbuild.outputs import copy_assets, write_atomic, write_index
 
 
 def test_write_atomic_replaces_whole_and_leaves_no_temp_files(tmp_path):
@@ -35,12 +35,25 @@ def test_copy_assets_mirrors_and_skips_unchanged(tmp_path):
     (course / "img").mkdir(parents=True)
     (course / "img" / "logo.png").write_bytes(b"png")
     rel = [PurePosixPath("img/logo.png")]
-    assert copy_assets(course, out, rel) == 1
+    assert copy_assets(course, out, rel) == (rel, [])
     assert (out / "img" / "logo.png").read_bytes() == b"png"
-    assert copy_assets(course, out, rel) == 0  # same size and mtime
+    before = (out / "img" / "logo.png").stat().st_ino
+    assert copy_assets(course, out, rel) == (rel, [])  # same size and mtime: not copied
+    assert (out / "img" / "logo.png").stat().st_ino == before
     (course / "img" / "logo.png").write_bytes(b"png2")
-    assert copy_assets(course, out, rel) == 1
+    assert copy_assets(course, out, rel) == (rel, [])
     assert (out / "img" / "logo.png").read_bytes() == b"png2"
+
+
+def test_one_file_that_cannot_be_copied_does_not_stop_the_others(tmp_path):
+    course, out = tmp_path / "c", tmp_path / "o"
+    course.mkdir()
+    (course / "a.txt").write_text("a")
+    (course / "z.txt").write_text("z")
+    rels = [PurePosixPath("a.txt"), PurePosixPath("gone.txt"), PurePosixPath("z.txt")]
+    present, problems = copy_assets(course, out, rels)
+    assert present == [rels[0], rels[2]] and (out / "z.txt").read_text() == "z"
+    assert len(problems) == 1 and problems[0].startswith("gone.txt: not copied")
 
 
 def _result(tmp_path, rel, status, outputs=()):
@@ -52,7 +65,7 @@ def _result(tmp_path, rel, status, outputs=()):
 
 def test_index_links_pages_in_order_and_marks_failures(tmp_path):
     out = tmp_path / "o"
-    prepare(out)
+    out.mkdir()
     results = [
         _result(tmp_path, "intro.ipynb", Status.BUILT, [("html", ".html"), ("slides", ".slides.html")]),
         _result(tmp_path, "part/b <&>.ipynb", Status.BUILT, [("html", ".html")]),
@@ -63,16 +76,3 @@ def test_index_links_pages_in_order_and_marks_failures(tmp_path):
     assert 'href="intro.html"' in page and 'href="intro.slides.html"' in page
     assert "b &lt;&amp;&gt;" in page  # escaped
     assert '<td class="bad">failed</td>' in page
-
-
-def test_remove_outputs_deletes_only_that_notebooks_files(tmp_path):
-    for name in ["a.html", "a.slides.html", "a.ipynb", "b.html"]:
-        (tmp_path / name).write_text("x")
-    remove_outputs(tmp_path, output_paths(PurePosixPath("a"), ("html", "slides", "notebook")).values())
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["b.html"]
-
-
-def test_prepare_marks_the_output_folder(tmp_path):
-    prepare(tmp_path / "out")
-    assert (tmp_path / "out" / ".nbbuild-output").is_file()
-    assert isinstance(tmp_path, Path)
