@@ -166,24 +166,15 @@ async def _kernel_trouble(kernel: Kernel, options: ExecuteOptions) -> str:
 
     jupyter_client's heartbeat thread pings once a second; a busy cell does not
     stop the answers (ipykernel answers from a thread of its own), a stopped or
-    frozen process does. Memory is the kernel process's resident size, read with
-    psutil four times a second."""
-    import psutil
-
+    frozen process does. Memory is the resident size of the kernel and of every
+    process it started, read with psutil four times a second."""
     channel = getattr(kernel.kc, "hb_channel", None)
     limit = options.kernel_memory_bytes
-    process = None
-    if limit and kernel.pid is not None:
-        with contextlib.suppress(psutil.Error):
-            process = psutil.Process(kernel.pid)
     silent_since = None
     while True:
         await asyncio.sleep(0.25)
-        if process is not None:
-            try:
-                used = process.memory_info().rss
-            except psutil.Error:
-                used = 0
+        if limit:
+            used = _resident(kernel.processes())
             if used > limit:
                 return (f"kernel used {used / 2**20:.0f} MB of memory, over its limit of "
                         f"{limit / 2**20:.0f} MB (kernel_memory_mb),")
@@ -195,6 +186,16 @@ async def _kernel_trouble(kernel: Kernel, options: ExecuteOptions) -> str:
         if now - silent_since >= options.heartbeat_timeout:
             # the first missed ping was a second before it was seen as missed
             return f"kernel stopped answering its heartbeat for {now - silent_since + 1:.0f} s"
+
+
+def _resident(processes: list) -> int:
+    import psutil
+
+    total = 0
+    for proc in processes:
+        with contextlib.suppress(psutil.Error):
+            total += proc.memory_info().rss
+    return total
 
 
 @functools.cache

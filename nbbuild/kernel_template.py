@@ -20,8 +20,19 @@ Protocol: one JSON object per line. On stdin the requests,
 (``setup`` optional: code the child runs just before it becomes a kernel); on stdout the
 replies, ``{"ready": PID}`` once imports are done, then ``{"pid": PID}`` or
 ``{"error": "..."}`` per request. At end of input (nbbuild exited or died) the
-template exits; the kernels it forked are in their own sessions and are managed
-by nbbuild.
+template stops every process it forked, and what they started, and exits.
+
+Containment (Linux). Each kernel is forked by a small keeper process of its own,
+which is a child subreaper (``PR_SET_CHILD_SUBREAPER``): whatever the notebook
+starts, even a daemon that calls ``setsid`` and forks twice, stays below the
+keeper instead of escaping to init. When the kernel ends (nbbuild stops it, or it
+dies), the keeper kills everything left below it and exits. A kernel dies with its
+keeper (``PR_SET_PDEATHSIG``), so a notebook that kills its parent costs only its
+own kernel; the template, a subreaper too, gathers what such a notebook left and
+stops it at the end. nbbuild (through the template's input) is the keepers' last
+anchor: a keeper whose template is gone keeps its kernel while nbbuild lives.
+Elsewhere the kernel is forked directly, as before, and only its process group is
+stopped with it.
 """
 
 import ctypes
@@ -87,6 +98,7 @@ def main(preload: list) -> None:
 
     # Forked kernels are reaped here automatically; the child restores SIGCHLD.
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    contained = _prctl(_PR_SET_CHILD_SUBREAPER, 1)
     reply = os.fdopen(os.dup(1), "w", buffering=1)
     requests = os.fdopen(os.dup(0), "r")
     _warm_caches()
@@ -103,12 +115,165 @@ def main(preload: list) -> None:
             request = json.loads(line)
             if threading.active_count() != 1:
                 raise RuntimeError("the template has started a thread; forking is unsafe")
-            pid = os.fork()
-            if pid == 0:
-                _become_kernel(request, [launcher, *request["argv"]], reply, requests)
+            argv = [launcher, *request["argv"]]
+            if contained:
+                pid = _fork_kept(request, argv, reply, requests)
+            else:
+                pid = os.fork()
+                if pid == 0:
+                    _become_kernel(request, argv, reply, requests)
             _send(reply, {"pid": pid})
         except Exception as exc:  # reported to nbbuild, which falls back to a normal start
             _send(reply, {"error": f"{type(exc).__name__}: {exc}"})
+    _stop_descendants()
+
+
+# Linux prctl options.
+_PR_SET_PDEATHSIG = 1
+_PR_SET_CHILD_SUBREAPER = 36
+
+
+def _prctl(option: int, value: int) -> bool:
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def _fork_kept(request: dict, argv: list, reply, requests) -> int:
+    """Fork a keeper that forks the kernel; the kernel's pid (or raise)."""
+    read_end, write_end = os.pipe()
+    keeper = os.fork()
+    if keeper == 0:
+        os.close(read_end)
+        _keep(request, argv, reply, requests, write_end)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as f:
+        answer = f.read().decode()
+    if not answer.isdigit():
+        raise RuntimeError(f"the kernel's keeper failed: {answer or 'no answer'}")
+    return int(answer)
+
+
+def _keep(request: dict, argv: list, reply, requests, answer: int) -> None:
+    """In the keeper: fork the kernel, wait for it to end, then stop everything it
+    left below. Never returns."""
+    code = 0
+    try:
+        template = os.getppid()
+        nbbuild = int(request["env"].get("JPY_PARENT_PID") or 0)
+        _prctl(_PR_SET_CHILD_SUBREAPER, 1)
+        _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        waited = {signal.SIGCHLD, signal.SIGTERM}
+        old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, waited)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        kernel = os.fork()
+        if kernel == 0:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
+            os.close(answer)
+            _become_kernel(request, argv, reply, requests)
+        os.write(answer, str(kernel).encode())
+        os.close(answer)
+        reply.close()
+        requests.close()
+        null = os.open(os.devnull, os.O_RDWR)
+        os.dup2(null, 0)  # nbbuild reads the template's output to its end: the
+        os.dup2(null, 1)  # keeper must not hold it open
+        while True:
+            signal.sigtimedwait(waited, 1.0)
+            if _reap(kernel):
+                break
+            if os.getppid() != template and not _alive(nbbuild):
+                break  # the template and nbbuild are gone
+    except BaseException as exc:
+        try:
+            os.write(answer, f"{type(exc).__name__}: {exc}".encode())
+        except OSError:
+            pass
+        code = 1
+    try:
+        _stop_descendants()
+    finally:
+        os._exit(code)
+
+
+def _reap(kernel: int) -> bool:
+    """Reap every child that ended; whether ``kernel`` was one of them."""
+    ended = False
+    while True:
+        try:
+            pid, _status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return True
+        if pid == 0:
+            return ended
+        ended = ended or pid == kernel
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _stop_descendants() -> None:
+    """SIGKILL every process below this one, until none is left (a process may fork
+    while its siblings are being killed; the rounds end that)."""
+    me = os.getpid()
+    for _round in range(50):
+        found = _descendants(me)
+        if not found:
+            return
+        for pid in found:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        deadline = 0
+        while deadline < 20:
+            try:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                import time
+
+                time.sleep(0.005)
+                deadline += 1
+
+
+def _descendants(root: int) -> list:
+    """Pids below ``root``, from /proc (the kernel's interpreter may lack psutil)."""
+    children: dict = {}
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return []
+    for name in names:
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(b")") + 2:].split()
+        if fields and fields[0] != b"Z":
+            children.setdefault(int(fields[1]), []).append(int(name))
+    found, todo = [], [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
 
 
 def _warm_caches() -> None:

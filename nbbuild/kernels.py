@@ -14,6 +14,7 @@ The pool owns every kernel it started, including those still starting, and
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import os
 import platform
@@ -76,12 +77,37 @@ class Kernel:
         process = getattr(provisioner, "process", None)
         return getattr(process, "pid", None)
 
+    def processes(self) -> list[Any]:
+        """The kernel's process and every process it started (psutil), including
+        daemons that left its session: a forked kernel's keeper (kernel_template.py)
+        gathers them. Empty once the kernel is gone."""
+        import psutil
+
+        pid = self.pid
+        if pid is None:
+            return []
+        try:
+            kernel = psutil.Process(pid)
+            root = kernel
+            if getattr(self.km.provisioner, "forked", False):
+                root = kernel.parent() or kernel  # the keeper, where there is one
+                if root.pid == os.getpid():
+                    root = kernel
+            tree = root.children(recursive=True)
+            return tree if root is not kernel else [kernel, *tree]
+        except psutil.Error:
+            return []
+
     def log_tail(self) -> str:
         """The end of what the kernel process wrote to stdout/stderr."""
         return _read(self._log)
 
     async def shutdown(self) -> None:
+        # A kernel started the usual way has no keeper: what it started is found
+        # now and stopped with it. (A forked kernel's keeper does that itself.)
+        started = [] if getattr(self.km.provisioner, "forked", False) else self.processes()[1:]
         await _stop(self.km, self.kc, self._log)
+        _kill(started)
 
 
 class PoolState(enum.Enum):
@@ -464,6 +490,14 @@ def _read(log: IO[bytes], limit: int = 2000) -> str:
             return f.read().decode("utf-8", "replace").strip()
     except (OSError, ValueError):
         return ""
+
+
+def _kill(processes: list[Any]) -> None:
+    import psutil
+
+    for proc in processes:
+        with contextlib.suppress(psutil.Error):
+            proc.kill()
 
 
 async def _stop(km: Any, kc: Any, log: IO[bytes]) -> None:

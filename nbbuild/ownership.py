@@ -81,7 +81,8 @@ class OutputFolder:
         except FileNotFoundError:
             return
         except OSError as exc:
-            raise OutputError(f"{self.out}: cannot be read ({exc.strerror})") from None
+            raise OutputError(
+                f"{self.out}: cannot create the output folder ({exc.strerror})") from None
         if not entries:
             return
         if self.out.resolve().is_relative_to(self.course.resolve()):

@@ -127,7 +127,8 @@ def test_outputs_that_cannot_be_written_error_that_notebook_only(tmp_path, priva
     out.mkdir()
     (out / "part").write_text("a file where a folder should be")
     stream = io.StringIO()
-    result = build(load_settings(course, workers=2, out=str(out)), PlainReporter(stream))
+    result = build(load_settings(course, workers=2, out=str(out), out_overwrite=True),
+                   PlainReporter(stream))
     by_name = {str(r.source.rel): r for r in result.results}
     assert by_name["ok.ipynb"].status is Status.BUILT
     blocked = by_name["part/blocked.ipynb"]
