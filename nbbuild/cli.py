@@ -189,7 +189,11 @@ def watch(
         _fail(str(exc), EXIT_USAGE)
     server = None
     if serve:
-        from .serve import PreviewServer
+        from .serve import PreviewServer, is_loopback
+
+        if not is_loopback(host):
+            click.echo(f"warning: serving on {host} makes the preview (and the course's "
+                       "outputs) readable from other machines", err=True)
 
         try:
             server = PreviewServer(watcher.settings.out, host, port).start()

@@ -49,15 +49,25 @@ class NullReporter:
 def describe_failure(result: NotebookResult, *, traceback_lines: int = 25) -> str:
     """``FAILED path: cell N, line L raised E: msg`` and the end of the traceback."""
     label = result.status.value.upper()
-    text = f"{label} {result.error}"
+    text = f"{label} {_clip(str(result.error), MAX_MESSAGE_CHARS)}"
     if isinstance(result.error, CellError) and result.error.traceback:
         tb = _traceback_tail(result.error.traceback, traceback_lines)
         text += "\n" + "\n".join("    " + line for line in tb)
     return text
 
 
+#: A failure's message and each traceback line are cut to this many characters
+#: on the console (a cell may raise with a message of megabytes).
+MAX_MESSAGE_CHARS = 2000
+MAX_LINE_CHARS = 500
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text) - limit} more characters)"
+
+
 def _traceback_tail(traceback: str, limit: int) -> list[str]:
-    lines = traceback.rstrip().splitlines()
+    lines = [_clip(line, MAX_LINE_CHARS) for line in traceback.rstrip().splitlines()[-limit - 1:]]
     if len(lines) > limit:
         lines = ["...", *lines[-limit:]]
     return lines

@@ -10,14 +10,23 @@ cell, traceback) over its old content, until a good build reloads it. The index
 Only files inside the output folder are served: a path with ``..``, in any
 encoding, a backslash or a NUL byte is refused, and so is any path whose real
 location (symlinks followed) is outside the folder.
+
+It is bounded, whatever its clients do: at most ``MAX_CONNECTIONS`` connections at
+once (more are closed at once), idle and header time-outs, at most
+``MAX_EVENT_CLIENTS`` event streams with a bounded queue each (a client that stops
+reading is dropped), files streamed in chunks with ``Range`` support, and a
+``Host`` header that must name the server when it listens on loopback (so a
+DNS-rebinding page cannot read it).
 """
 
 from __future__ import annotations
 
+import collections
+import ipaddress
 import json
 import mimetypes
 import os
-import queue
+import re
 import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -34,6 +43,18 @@ STATUS = "/_nbbuild/status"
 #: Seconds between keep-alive comments on an event stream (they also notice
 #: clients that went away).
 KEEPALIVE = 10.0
+#: Connections served at once; more are closed as soon as they are accepted.
+MAX_CONNECTIONS = 64
+#: Event streams at once; more get 503.
+MAX_EVENT_CLIENTS = 32
+#: Messages queued per event stream; a client further behind is dropped.
+EVENT_QUEUE = 64
+#: Seconds a connection may take to send its request, or leave a write unread.
+IDLE_TIMEOUT = 10.0
+#: Bytes read and sent at a time when serving a file.
+CHUNK = 64 * 1024
+#: Characters of an error shown in a page's overlay.
+MAX_ERROR_CHARS = 20_000
 
 LIVE_RELOAD = """<script>
 (function () {
@@ -76,8 +97,9 @@ class PreviewServer:
 
     def __init__(self, out: Path, host: str = "127.0.0.1", port: int = 8000) -> None:
         self.out = Path(out)
-        self._clients: set[queue.Queue[bytes | None]] = set()
+        self._clients: set[_EventClient] = set()
         self._lock = threading.Lock()
+        self.allowed_hosts = allowed_hosts(host)
         #: Status of every output path (relative, '/'-separated) of the last builds.
         self._status: dict[str, dict[str, str]] = {}
         preview = self
@@ -85,7 +107,7 @@ class PreviewServer:
         class Handler(_Handler):
             server_preview = preview
 
-        self._http = ThreadingHTTPServer((host, port), Handler)
+        self._http = _BoundedServer((host, port), Handler)
         self._http.daemon_threads = True
         self._thread = threading.Thread(target=self._http.serve_forever, name="nbbuild-serve",
                                         daemon=True)
@@ -102,7 +124,7 @@ class PreviewServer:
     def close(self) -> None:
         with self._lock:
             for client in self._clients:
-                client.put(None)
+                client.close()
         self._http.shutdown()
         self._http.server_close()
 
@@ -126,21 +148,25 @@ class PreviewServer:
     def broadcast(self, data: dict[str, Any]) -> None:
         message = f"event: built\ndata: {json.dumps(data)}\n\n".encode()
         with self._lock:
-            for client in self._clients:
-                client.put(message)
+            for client in list(self._clients):
+                if not client.put(message):  # too far behind: dropped
+                    self._clients.discard(client)
 
     def status(self, path: str) -> dict[str, str] | None:
         return self._status.get(path)
 
     # -- used by the handler ----------------------------------------------------------------
 
-    def subscribe(self) -> queue.Queue[bytes | None]:
-        client: queue.Queue[bytes | None] = queue.Queue()
+    def subscribe(self) -> _EventClient | None:
+        """A new event stream's queue, or None when there are too many."""
         with self._lock:
+            if len(self._clients) >= MAX_EVENT_CLIENTS:
+                return None
+            client = _EventClient()
             self._clients.add(client)
         return client
 
-    def unsubscribe(self, client: queue.Queue[bytes | None]) -> None:
+    def unsubscribe(self, client: _EventClient) -> None:
         with self._lock:
             self._clients.discard(client)
 
@@ -168,23 +194,124 @@ def safe_path(root: Path, url_path: str) -> Path | None:
     return Path(target) if os.path.isfile(target) else None
 
 
+def allowed_hosts(host: str) -> set[str]:
+    """``Host`` header values accepted from a server bound to ``host``: its loopback
+    names when it is bound to loopback; an empty set (any) otherwise."""
+    if not is_loopback(host):
+        return set()
+    return {"localhost", "127.0.0.1", "[::1]", host}
+
+
+def _host_name(header: str) -> str:
+    """``Host`` without its port: ``[::1]:8000`` -> ``[::1]``, ``a:80`` -> ``a``."""
+    header = header.strip().lower()
+    if header.startswith("["):
+        return header[: header.find("]") + 1]
+    return header.split(":", 1)[0]
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class _EventClient:
+    """One event stream's bounded queue (filled by the build, read by its thread)."""
+
+    def __init__(self) -> None:
+        self._queue: collections.deque[bytes] = collections.deque()
+        self._ready = threading.Condition()
+        self.closed = False
+
+    def put(self, message: bytes) -> bool:
+        """Queue ``message``; False (and closed) when the client is too far behind."""
+        with self._ready:
+            if self.closed or len(self._queue) >= EVENT_QUEUE:
+                self.closed = True
+                self._ready.notify()
+                return False
+            self._queue.append(message)
+            self._ready.notify()
+            return True
+
+    def close(self) -> None:
+        with self._ready:
+            self.closed = True
+            self._ready.notify()
+
+    def get(self, timeout: float) -> bytes | None:
+        """The next message, ``b""`` after ``timeout`` with none, None once closed."""
+        with self._ready:
+            if not self._queue and not self.closed:
+                self._ready.wait(timeout)
+            if self.closed:
+                return None
+            return self._queue.popleft() if self._queue else b""
+
+
+class _BoundedServer(ThreadingHTTPServer):
+    """A thread per connection, but at most ``MAX_CONNECTIONS`` of them."""
+
+    #: Connections the OS queues before they are accepted (socketserver's 5 makes
+    #: a burst of clients wait seconds for their SYN to be retried).
+    request_queue_size = 128
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        super().__init__(*args, **kwargs)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            self.shutdown_request(request)  # over the limit: closed at once
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+
 def _error_text(result: NotebookResult) -> str:
     if result.error is None:
         return ""
     text = str(result.error)
     traceback = getattr(result.error, "traceback", "")
-    return f"{text}\n\n{traceback}" if traceback else text
+    text = f"{text}\n\n{traceback}" if traceback else text
+    if len(text) > MAX_ERROR_CHARS:
+        text = text[:MAX_ERROR_CHARS] + f"\n... ({len(text) - MAX_ERROR_CHARS} more characters)"
+    return text
+
+
+_RANGE = re.compile(r"bytes=(\d*)-(\d*)$")
 
 
 class _Handler(BaseHTTPRequestHandler):
     server_preview: PreviewServer
     protocol_version = "HTTP/1.1"
+    #: Socket time-out: a request that does not arrive, an idle keep-alive
+    #: connection, a write the client does not read.
+    timeout = IDLE_TIMEOUT
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the base's name)
         pass  # the console belongs to the build's output
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's name)
         url = urlsplit(self.path)
+        allowed = self.server_preview.allowed_hosts
+        if allowed and _host_name(self.headers.get("Host") or "") not in allowed:
+            self.close_connection = True
+            self._send(HTTPStatus.MISDIRECTED_REQUEST, b"421 unknown Host\n", "text/plain")
+            return
         if url.path == EVENTS:
             self._events()
         elif url.path == STATUS:
@@ -203,16 +330,55 @@ class _Handler(BaseHTTPRequestHandler):
             status = HTTPStatus.FORBIDDEN if _looks_hostile(url_path) else HTTPStatus.NOT_FOUND
             self._send(status, f"{status.value} {status.phrase}\n".encode(), "text/plain")
             return
-        try:
-            data = path.read_bytes()
-        except OSError:
-            self._send(HTTPStatus.NOT_FOUND, b"404 Not Found\n", "text/plain")
-            return
         kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-        if kind == "text/html":
-            data = _with_live_reload(data)
-            kind = "text/html; charset=utf-8"
-        self._send(HTTPStatus.OK, data, kind)
+        try:
+            with open(path, "rb") as f:
+                if kind == "text/html":  # pages get the reload script: read whole
+                    data = _with_live_reload(f.read())
+                    self._send(HTTPStatus.OK, data, "text/html; charset=utf-8")
+                else:
+                    self._stream(f, os.fstat(f.fileno()).st_size, kind)
+        except OSError:
+            if not self.wfile.closed:
+                self.close_connection = True
+
+    def _stream(self, f: Any, size: int, kind: str) -> None:
+        """Send a file in chunks, or the one byte range asked for."""
+        start, end = 0, size - 1
+        status = HTTPStatus.OK
+        asked = self.headers.get("Range")
+        if asked:
+            match = _RANGE.match(asked.strip())
+            if match and match.group(1):
+                start = int(match.group(1))
+                end = min(int(match.group(2)), size - 1) if match.group(2) else size - 1
+            elif match and match.group(2):  # the last N bytes
+                start = max(0, size - int(match.group(2)))
+            if not match or start > end or start >= size:
+                self.send_response(HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE)
+                self.send_header("Content-Range", f"bytes */{size}")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            status = HTTPStatus.PARTIAL_CONTENT
+        self.send_response(status)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(end - start + 1))
+        self.send_header("Accept-Ranges", "bytes")
+        if status is HTTPStatus.PARTIAL_CONTENT:
+            self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        if self.command == "HEAD":
+            return
+        f.seek(start)
+        left = end - start + 1
+        while left > 0:
+            chunk = f.read(min(CHUNK, left))
+            if not chunk:
+                break
+            self.wfile.write(chunk)
+            left -= len(chunk)
 
     def _send(self, status: HTTPStatus, body: bytes, kind: str) -> None:
         self.send_response(status)
@@ -224,23 +390,28 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def _events(self) -> None:
+        self.close_connection = True
+        client = None if self.command == "HEAD" else self.server_preview.subscribe()
+        if client is None and self.command != "HEAD":
+            self._send(HTTPStatus.SERVICE_UNAVAILABLE, b"503 too many event streams\n",
+                       "text/plain")
+            return
         self.send_response(HTTPStatus.OK)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Cache-Control", "no-store")
         self.send_header("Connection", "close")
         self.end_headers()
-        self.close_connection = True
-        client = self.server_preview.subscribe()
+        if client is None:  # HEAD: the headers only
+            return
         try:
             self.wfile.write(b": connected\n\n")
             self.wfile.flush()
             while True:
-                try:
-                    message = client.get(timeout=KEEPALIVE)
-                except queue.Empty:
-                    message = b": keep-alive\n\n"
+                message = client.get(timeout=KEEPALIVE)
                 if message is None:
                     return
+                if not message:
+                    message = b": keep-alive\n\n"
                 self.wfile.write(message)
                 self.wfile.flush()
         except OSError:

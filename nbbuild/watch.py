@@ -34,7 +34,7 @@ from typing import Any
 from .config import CONFIG_FILE, Settings, load_settings
 from .cache import declared_globs
 from .discover import discover, never_read
-from .errors import NbbuildError
+from .errors import ConfigError, NbbuildError
 from .globs import matches_any
 from .layout import asset_roots, outputs_of
 from .lock import BuildLock
@@ -146,17 +146,35 @@ class Watcher:
                     continue
                 affected, everything, restart = self._affected(changes.result())
                 changes = asyncio.ensure_future(self._quiet_changes())
+                if not self.course.is_dir():  # deleted (or moved away): wait for it
+                    if build is not None:
+                        await _cancelled(build)
+                        build = None
+                    observer.stop()
+                    await asyncio.to_thread(observer.join, 5)
+                    await self._wait_for_course(stop)
+                    if stop.done():
+                        return
+                    observer = self._observe()
+                    pending, waiting = None, True
+                    continue
                 if everything and not restart:
                     if build is not None:
                         await _cancelled(build)
                         build = None
                     pending, waiting = None, True
                 elif restart:
+                    try:
+                        settings = load_settings(self.course, **self.overrides)
+                    except ConfigError as exc:
+                        self.reporter.warning(
+                            f"{exc}; the last good settings are kept until the next save")
+                        continue
                     if build is not None:
                         await _cancelled(build)
                         build = None
                     await session.close()
-                    self.settings = load_settings(self.course, **self.overrides)
+                    self.settings = settings
                     session = Session.open(self.settings)
                     pending, waiting = None, True
                 elif affected is not None:
@@ -174,6 +192,15 @@ class Watcher:
             observer.stop()
             await asyncio.to_thread(observer.join, 5)
             await session.close()
+
+    async def _wait_for_course(self, stop: asyncio.Future[None]) -> None:
+        """The course folder is gone: say so once, and wait until it is back."""
+        self.reporter.warning(f"{self.course} was deleted; waiting for it to come back "
+                              "(Ctrl-C to stop)")
+        while not self.course.is_dir() and not stop.done():
+            await asyncio.wait({stop}, timeout=0.5)
+        if not stop.done():
+            self.reporter.warning(f"{self.course} is back; building it")
 
     def _report_crash(self, build: asyncio.Future[None]) -> None:
         """A bug in a build must not end watch mode: say so, and go on watching."""
@@ -201,6 +228,8 @@ class Watcher:
 
     async def _build(self, session: Session, only: set[str] | None) -> None:
         """One build: the notebooks in ``only`` (store keys), or all."""
+        if not self.course.is_dir():
+            return  # deleted: the loop waits for it (the lock would re-create it)
         lock = BuildLock(self.settings.cache_dir)
         await asyncio.to_thread(lock.acquire, wait=True, on_wait=self.reporter.warning)
         folder = None

@@ -227,3 +227,55 @@ def test_ctrl_c_ends_watch_mode_promptly_with_no_kernel_left(course, private_tmp
         proc.kill()
     assert "stopped watching" in out
     wait_until(lambda: not kernel_processes(private_tmp), 5)
+
+
+class _Warnings:
+    """A reporter that keeps warnings (watch mode prints them)."""
+
+    def __init__(self) -> None:
+        from nbbuild.progress import NullReporter
+
+        self.inner = NullReporter()
+        self.seen: list[str] = []
+
+    def warning(self, text: str) -> None:
+        self.seen.append(text)
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+def test_invalid_settings_are_reported_and_the_last_good_ones_kept(course):
+    root, log = course
+    warnings = _Warnings()
+    with Running(root, log, reporter=warnings) as w:
+        (root / "nbbuild.toml").write_text("formats = [\n")  # a save half way through
+        wait_until(lambda: any("not valid TOML" in t for t in warnings.seen), 30)
+        assert w.thread.is_alive()
+        builds = w.builds()
+        (root / "other.py").write_text(lecture(log, "other", 2))
+        w.wait_for_build(builds)
+        assert "other v2 end" in w.lines()  # still watching, with the old settings
+        (root / "nbbuild.toml").write_text('formats = ["html", "code"]\n')
+        w.wait_for_build(w.builds())
+        assert (root / "_build" / "other.py").is_file()
+
+
+def test_a_deleted_course_folder_is_waited_for_and_watched_again(course, tmp_path):
+    import shutil
+
+    root, log = course
+    warnings = _Warnings()
+    with Running(root, log, reporter=warnings) as w:
+        kept = tmp_path / "kept"
+        shutil.move(root, kept)
+        wait_until(lambda: any("was deleted; waiting" in t for t in warnings.seen), 30)
+        time.sleep(1.0)
+        assert not root.exists()  # not re-created behind the author's back
+        builds = w.builds()
+        shutil.move(kept, root)
+        w.wait_for_build(builds, timeout=60)
+        builds = w.builds()
+        (root / "other.py").write_text(lecture(log, "other", 3))
+        w.wait_for_build(builds)
+        assert "other v3 end" in w.lines()
