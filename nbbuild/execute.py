@@ -309,7 +309,24 @@ def _cell_error(loaded: LoadedNotebook, index: int, exc) -> CellError:
 
 def _dead(loaded: LoadedNotebook, index: int, kernel: Kernel) -> KernelDiedError:
     message = f"kernel died while running {_where(loaded, index)}"
-    tail = kernel.log_tail()
-    if tail:
-        message += "; its last output:\n" + "\n".join(tail.splitlines()[-8:])
+    lines = kernel.log_tail().splitlines()
+    how = kernel.exit_description(lines)
+    for _ in range(6):  # a forked kernel's keeper notes its end a moment after it
+        if how or not kernel.forked:
+            break
+        time.sleep(0.05)
+        lines = kernel.log_tail().splitlines()
+        how = kernel.exit_description(lines)
+    if how:
+        message += f": {how}"
+        if "SIGKILL" in how:
+            message += (" (killed from outside; on Linux often the out-of-memory killer: "
+                        "see `dmesg`, or set kernel_memory_mb)")
+    # ipykernel's start-up banner ends with the "--existing" line: not a clue.
+    after = max((i for i, line in enumerate(lines) if "--existing " in line), default=-1)
+    output = [line for line in lines[after + 1:]
+              if line.strip() and not line.startswith("[nbbuild]")]
+    if output:
+        message += "; its last output:\n" + "\n".join(output[-8:])
     return KernelDiedError(str(loaded.source.rel), message)
+

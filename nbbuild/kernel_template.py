@@ -183,7 +183,9 @@ def _keep(request: dict, argv: list, reply, requests, answer: int) -> None:
         os.dup2(null, 1)  # keeper must not hold it open
         while True:
             signal.sigtimedwait(waited, 1.0)
-            if _reap(kernel):
+            status = _reap(kernel)
+            if status is not None:
+                _note_end(request["log"], kernel, status)
                 break
             if os.getppid() != template and not _alive(nbbuild):
                 break  # the template and nbbuild are gone
@@ -199,17 +201,31 @@ def _keep(request: dict, argv: list, reply, requests, answer: int) -> None:
         os._exit(code)
 
 
-def _reap(kernel: int) -> bool:
-    """Reap every child that ended; whether ``kernel`` was one of them."""
-    ended = False
+def _reap(kernel: int):
+    """Reap every child that ended; the kernel's wait status if it was one of them."""
+    ended = None
     while True:
         try:
-            pid, _status = os.waitpid(-1, os.WNOHANG)
+            pid, status = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
-            return True
+            return ended if ended is not None else 0
         if pid == 0:
             return ended
-        ended = ended or pid == kernel
+        if pid == kernel:
+            ended = status
+
+
+def _note_end(log: str, kernel: int, status: int) -> None:
+    """Tell nbbuild how the kernel ended, in its log (nbbuild reads the end of it)."""
+    if os.WIFSIGNALED(status):
+        how = f"was killed by signal {signal.Signals(os.WTERMSIG(status)).name}"
+    else:
+        how = f"exited with code {os.waitstatus_to_exitcode(status)}"
+    try:
+        with open(log, "a") as f:
+            f.write(f"[nbbuild] kernel process {kernel} {how}\n")
+    except OSError:
+        pass
 
 
 def _alive(pid: int) -> bool:

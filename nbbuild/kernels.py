@@ -18,6 +18,7 @@ import contextlib
 import enum
 import os
 import platform
+import re
 import shutil
 import tempfile
 import time
@@ -97,6 +98,30 @@ class Kernel:
             return tree if root is not kernel else [kernel, *tree]
         except psutil.Error:
             return []
+
+    @property
+    def forked(self) -> bool:
+        return bool(getattr(getattr(self.km, "provisioner", None), "forked", False))
+
+    def exit_description(self, log_lines: list[str]) -> str:
+        """How the kernel process ended ("was killed by signal SIGKILL", "exited with
+        code 3"), from its keeper's note in the log or from the process; "" if
+        unknown."""
+        for line in reversed(log_lines):
+            if line.startswith("[nbbuild] kernel process "):
+                return line.split(" ", 4)[-1]
+        process = getattr(getattr(self.km, "provisioner", None), "process", None)
+        if process is None or self.forked:
+            return ""
+        with contextlib.suppress(Exception):
+            code = process.poll()
+            if code is not None and code < 0:
+                import signal
+
+                return f"was killed by signal {signal.Signals(-code).name}"
+            if code is not None:
+                return f"exited with code {code}"
+        return ""
 
     def log_tail(self) -> str:
         """The end of what the kernel process wrote to stdout/stderr."""
@@ -463,15 +488,49 @@ def _runtime_dir_and_transport() -> tuple[Path, str]:
     then a short folder in /tmp is used, and if that fails too, TCP.
     """
     transport = kernel_transport()
-    folder = Path(tempfile.mkdtemp(prefix="nbbuild-"))
+    prefix = f"nbbuild-{os.getpid()}-"
+    remove_dead_runtime_dirs(Path(tempfile.gettempdir()))
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
     if transport != "ipc" or len(str(folder)) <= _MAX_IPC_DIR:
         return folder, transport
     try:
-        short = Path(tempfile.mkdtemp(prefix="nbbuild-", dir="/tmp"))
+        remove_dead_runtime_dirs(Path("/tmp"))
+        short = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
     except OSError:
         return folder, "tcp"
     shutil.rmtree(folder, ignore_errors=True)
     return short, "ipc"
+
+
+_RUNTIME_DIR = re.compile(r"nbbuild-(\d+)-[A-Za-z0-9_]{8}")
+
+
+def remove_dead_runtime_dirs(base: Path) -> list[Path]:
+    """Remove the connection-file folders (``nbbuild-PID-xxxxxxxx``) that builds
+    killed with SIGKILL left behind: those whose process is gone. The folders
+    removed."""
+    removed = []
+    try:
+        entries = list(os.scandir(base))
+    except OSError:
+        return removed
+    for entry in entries:
+        match = _RUNTIME_DIR.fullmatch(entry.name)
+        if not match or not entry.is_dir(follow_symlinks=False):
+            continue
+        pid = int(match.group(1))
+        try:
+            if entry.stat(follow_symlinks=False).st_uid != os.getuid():
+                continue
+            os.kill(pid, 0)
+            continue  # that build is still running
+        except ProcessLookupError:
+            pass
+        except (OSError, AttributeError):
+            continue
+        shutil.rmtree(entry.path, ignore_errors=True)
+        removed.append(Path(entry.path))
+    return removed
 
 
 def supports_fork() -> bool:

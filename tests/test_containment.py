@@ -159,3 +159,19 @@ def test_keeper_helpers_find_every_descendant():
         for p in psutil.Process().children(recursive=True):
             p.kill()
         child.wait()
+
+
+def test_connection_folders_of_killed_builds_are_removed_at_the_next_start(tmp_path):
+    from nbbuild.kernels import remove_dead_runtime_dirs
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    left = tmp_path / f"nbbuild-{dead.pid}-abcd1234"
+    (left / "template-1").mkdir(parents=True)
+    (left / "kernel-1.json").write_text("{}")
+    alive = tmp_path / f"nbbuild-{os.getpid()}-efgh5678"
+    alive.mkdir()
+    other = tmp_path / "nbbuild-notes"
+    other.mkdir()
+    assert remove_dead_runtime_dirs(tmp_path) == [left]
+    assert not left.exists() and alive.is_dir() and other.is_dir()

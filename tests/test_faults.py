@@ -55,6 +55,12 @@ def test_a_kernel_that_dies_in_a_cell_is_errored_and_the_next_notebook_gets_a_fr
     seen, result = _build(tmp_path, workers=1, fork_kernels=fork)
     for name in DEATHS:
         _check(seen, name, Status.ERRORED, "kernel died while running cell 2")
+    # How it ended, not ipykernel's start-up banner.
+    assert "exited with code 3" in str(seen["exits.ipynb"].error)
+    assert "was killed by signal SIGSEGV" in str(seen["segfault.ipynb"].error)
+    killed = str(seen["killed-from-outside.ipynb"].error)
+    assert "was killed by signal SIGKILL" in killed and "out-of-memory" in killed
+    assert all("--existing" not in str(seen[name].error) for name in DEATHS)
     assert seen["zz-after.ipynb"].ok
     assert result.kernels_started >= 4  # one fresh kernel per notebook
     assert kernel_processes(private_tmp) == []
