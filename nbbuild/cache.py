@@ -18,6 +18,7 @@ markdown edit or deleted outputs cost a re-render and no execution.
 from __future__ import annotations
 
 import enum
+import functools
 import hashlib
 import json
 import os
@@ -122,6 +123,7 @@ def settings_parts(settings: Settings) -> dict[str, Any]:
     return parts
 
 
+@functools.cache  # once per process: each lookup leaves objects behind in importlib
 def _version(package: str) -> str:
     try:
         return version(package)
@@ -147,6 +149,23 @@ def payload_of(nb: Any) -> dict[str, Any]:
             if c.cell_type == "code"
         ],
     }
+
+
+def output_caps(settings: Settings) -> list[float]:
+    """The output limits an execution ran under (``max_output_mb``, ``max_outputs``)."""
+    return [settings.max_output_mb, settings.max_outputs]
+
+
+def was_truncated(payload: dict[str, Any] | None) -> bool:
+    """Whether an execution's outputs were cut at a limit (the note is in them)."""
+    from .limits import TRUNCATED
+
+    for cell in (payload or {}).get("cells", []):
+        for output in cell.get("outputs", []):
+            text = output.get("text") or ""
+            if TRUNCATED in ("".join(text) if isinstance(text, list) else text):
+                return True
+    return False
 
 
 def apply_payload(nb: Any, payload: dict[str, Any]) -> None:
@@ -208,7 +227,17 @@ class Cache:
             return None
         if not self._outputs_exist(record, source) or self.changed_dependency(record.exec_key):
             return None
+        if self._cut_at_other_caps(record):
+            return None
         return Decision(Action.SKIP, record=record)
+
+    def _cut_at_other_caps(self, record: NotebookRecord | None) -> str:
+        """Why a cut execution must run again: its limits were changed since."""
+        cut = record.exec_parts.get("truncated_at") if record is not None else None
+        if not cut or cut == output_caps(self.settings):
+            return ""
+        return (f"outputs were cut at {cut[0]:g} MB / {cut[1]} outputs; the limits are now "
+                f"{self.settings.max_output_mb:g} MB / {self.settings.max_outputs}")
 
     def decide(self, loaded: LoadedNotebook) -> tuple[Decision, dict[str, Any], str]:
         """The decision, the execution parts and the execution key of a parsed notebook."""
@@ -224,9 +253,10 @@ class Cache:
         export_reasons, stale = self._export_reasons(record, export, loaded.source)
         payload = self.store.execution(key)
         changed = None if payload is None else self.changed_dependency(key)
-        if payload is None or changed:
+        cut = self._cut_at_other_caps(record) if record and record.exec_key == key else ""
+        if payload is None or changed or cut:
             why = [f"dependency {changed} changed"] if changed else (
-                reasons or ["no cached execution"])
+                [cut] if cut else reasons or ["no cached execution"])
             return Decision(Action.EXECUTE, why, only=self._after_execution(stale, loaded),
                             export_parts=export), parts, key
         if record is not None and record.status == "built" and not export_reasons:

@@ -60,6 +60,8 @@ class Cluster:
         self._local: Any = None
         self._files: dict[PurePosixPath, dict[str, bytes]] = {}
         self.course_id = hashlib.sha256(str(settings.course).encode()).hexdigest()[:16]
+        #: Kernels started on the workers for this build (one per notebook run).
+        self.kernels_started = 0
 
     async def __aenter__(self) -> Cluster:
         try:
@@ -147,6 +149,8 @@ class Cluster:
                 str(loaded.source.rel),
                 "the worker running it was lost, and so was the worker it was retried on",
             ) from None
+        if answer.get("kernel_started"):
+            self.kernels_started += 1
         starts = await self._starts(payload["task"], answer["worker"])
         answer["retried"] = [w for w in starts if w != answer["worker"]]
         if answer.get("error") is not None:
@@ -170,6 +174,25 @@ class KernelsPlugin:
 
     def __init__(self) -> None:
         self.pools: dict[tuple[str, bool], Any] = {}
+        #: Files this worker copied from each course (worker paths), so that a file
+        #: deleted from the course is deleted from the copy too.
+        self.copied: dict[Path, set[str]] = {}
+
+    def sync(self, root: Path, folder: PurePosixPath, files: dict[str, bytes]) -> None:
+        """Make the worker's copy of ``folder`` (and below) hold exactly the course's
+        files: write what changed, delete what nbbuild copied earlier and the
+        course no longer has. Files a notebook wrote there are left alone."""
+        copied = self.copied.setdefault(root, set())
+        for rel, data in files.items():
+            target = root / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if not target.exists() or target.read_bytes() != data:
+                target.write_bytes(data)
+            copied.add(rel)
+        prefix = "" if str(folder) == "." else f"{folder}/"
+        for rel in [r for r in copied if r.startswith(prefix) and r not in files]:
+            (root / rel).unlink(missing_ok=True)
+            copied.discard(rel)
 
     def setup(self, worker: Any) -> None:
         self.worker = worker
@@ -178,7 +201,8 @@ class KernelsPlugin:
         for pool in self.pools.values():
             await pool.close()
 
-    def pool(self, root: Path, fork: bool, startup_timeout: float, max_output: int) -> Any:
+    def pool(self, root: Path, fork: bool, startup_timeout: float, max_output: int,
+             max_outputs: int) -> Any:
         from .kernels import KernelPool
         from .limits import cap_code
         from .tracking import install_code
@@ -187,7 +211,7 @@ class KernelsPlugin:
         if key not in self.pools:
             self.pools[key] = KernelPool(
                 spares=1, startup_timeout=startup_timeout, fork=fork,
-                setup_code=install_code(root) + "\n" + cap_code(max_output),
+                setup_code=install_code(root) + "\n" + cap_code(max_output, max_outputs),
             )
         return self.pools[key]
 
@@ -212,18 +236,14 @@ async def run_on_worker(payload: dict[str, Any]) -> dict[str, Any]:
         root = Path(payload["course"])
     else:
         root = Path(worker.local_directory) / "nbbuild" / payload["course_id"]
-        for rel, data in payload["files"].items():
-            target = root / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if not target.exists() or target.read_bytes() != data:
-                target.write_bytes(data)
+        plugin.sync(root, PurePosixPath(payload["rel"]).parent, payload["files"])
     rel = PurePosixPath(payload["rel"])
     (root / rel.parent).mkdir(parents=True, exist_ok=True)
     source = Source(root / rel, rel, SourceKind(payload["kind"]), payload["lang"])
     loaded = LoadedNotebook(source, nbformat.from_dict(payload["nb"]), payload["kernel"],
                             payload["cell_lines"], cell_numbers=payload["cell_numbers"])
     pool = plugin.pool(root, payload["fork"], payload["startup_timeout"],
-                       payload["max_output_bytes"])
+                       payload["max_output_bytes"], payload["options"].max_outputs)
     request = KernelRequest(loaded.kernel_name, source.path.parent)
     began = time.perf_counter()
     answer: dict[str, Any] = {"worker": worker.address, "pid": os.getpid(), "error": None}
@@ -237,6 +257,7 @@ async def run_on_worker(payload: dict[str, Any]) -> dict[str, Any]:
             ) from None
         pool.expect([request])  # the next notebook of this folder finds a warm kernel
         answer["kernel_wait"] = time.perf_counter() - began
+        answer["kernel_started"] = True
         answer["kernel_startup"] = kernel.startup
         execution = await execute_notebook(loaded, kernel, payload["options"])
         reads, writes = await tracked_files(kernel, root)

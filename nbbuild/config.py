@@ -26,6 +26,7 @@ DEFAULT_STARTUP_TIMEOUT = 60.0
 DEFAULT_HEARTBEAT_TIMEOUT = 10.0
 DEFAULT_MAX_OUTPUT_MB = 10.0
 DEFAULT_MAX_SOURCE_MB = 100.0
+DEFAULT_MAX_OUTPUTS = 1000
 CONFIG_FILE = "nbbuild.toml"
 
 
@@ -45,6 +46,8 @@ class Settings:
     heartbeat_timeout: float = DEFAULT_HEARTBEAT_TIMEOUT
     #: Output kept per cell, in MB (2**20 bytes); the rest is dropped with a note.
     max_output_mb: float = DEFAULT_MAX_OUTPUT_MB
+    #: Outputs kept per cell (display() calls, figures); the rest dropped with a note.
+    max_outputs: int = DEFAULT_MAX_OUTPUTS
     #: Resident memory a kernel may use, in MB; None: no limit.
     kernel_memory_mb: float | None = None
     startup_timeout: float = DEFAULT_STARTUP_TIMEOUT
@@ -124,6 +127,7 @@ _FILE_KEYS: dict[str, type | tuple[type, ...]] = {
     "notebook_timeout": (int, float),
     "heartbeat_timeout": (int, float),
     "max_output_mb": (int, float),
+    "max_outputs": int,
     "kernel_memory_mb": (int, float),
     "startup_timeout": (int, float),
     "include": list,
@@ -224,6 +228,8 @@ def _make(course: Path, merged: dict[str, Any], source: Path | None, where: str)
     for key in ("timeout", "startup_timeout", "notebook_timeout", "heartbeat_timeout"):
         if key in merged and not merged[key] > 0:
             raise ConfigError(f"{where}: {key} must be a positive number of seconds")
+    if "max_outputs" in merged and merged["max_outputs"] < 1:
+        raise ConfigError(f"{where}: max_outputs must be a whole number of at least 1")
     for key in ("max_output_mb", "kernel_memory_mb", "max_source_mb"):
         if key in merged and not merged[key] > 0:
             raise ConfigError(f"{where}: {key} must be a positive number of megabytes")

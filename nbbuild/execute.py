@@ -38,6 +38,8 @@ class ExecuteOptions:
     heartbeat_timeout: float = 10.0
     #: Output kept per cell, in bytes (0: no limit); the rest is dropped, with a note.
     max_output_bytes: int = 0
+    #: Rich outputs kept per cell (0: no limit).
+    max_outputs: int = 0
     #: Resident memory a kernel may use, in bytes (0: no limit).
     kernel_memory_bytes: int = 0
 
@@ -97,6 +99,7 @@ async def execute_notebook(
     )
     client.kc = kernel.kc  # the constructor ignores a kc passed to it
     client.max_output_bytes = options.max_output_bytes
+    client.max_outputs = options.max_outputs
     client.reset_execution_trackers()
     execution = Execution()
     current = [-1]  # the cell running now, for messages
@@ -208,12 +211,23 @@ def _bounded_client() -> type:
     from nbclient import NotebookClient
     from nbformat.v4 import new_output
 
-    from .limits import NOTE
+    from .limits import COUNT_NOTE, NOTE
 
     class BoundedClient(NotebookClient):  # type: ignore[misc]
         max_output_bytes = 0
+        max_outputs = 0
 
         def output(self, outs, msg, display_id, cell_index):  # type: ignore[no-untyped-def]
+            if self.max_outputs and msg["msg_type"] in ("display_data", "execute_result"):
+                counted = getattr(self, "_nbbuild_counted", None)
+                if counted is None:
+                    counted = self._nbbuild_counted = {}
+                counted[cell_index] = counted.get(cell_index, 0) + 1
+                if counted[cell_index] > self.max_outputs:
+                    if counted[cell_index] == self.max_outputs + 1:
+                        outs.append(new_output("stream", name="stderr",
+                                               text=COUNT_NOTE.format(count=self.max_outputs)))
+                    return None
             limit = self.max_output_bytes
             if limit and msg["msg_type"] in ("stream", "display_data", "execute_result"):
                 used = getattr(self, "_nbbuild_used", None)

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from . import budgets, editions
-from .cache import Action, Cache, Decision, apply_payload, payload_of
+from .cache import Action, Cache, Decision, apply_payload, output_caps, payload_of, was_truncated
 from .config import Settings
 from .discover import discover
 from .errors import (
@@ -236,7 +236,7 @@ def _pool_for(settings: Settings, *, tracking: bool) -> KernelPool:
         preload=settings.preload,
         setup_code="\n".join(
             ([install_code(settings.course)] if tracking else [])
-            + [cap_code(int(settings.max_output_mb * 2**20))]
+            + [cap_code(int(settings.max_output_mb * 2**20), settings.max_outputs)]
         ),
     )
 
@@ -311,7 +311,7 @@ async def _run_all(
         for problem in pool.problems:
             reporter.warning(problem)
         pool_stats = {
-            "kernels_started": pool.started,
+            "kernels_started": pool.started + (cluster.kernels_started if cluster else 0),
             "forked": pool.forked,
             "preload": pool.preload if pool.forked else (),
             "resources": sampler,
@@ -568,6 +568,7 @@ def _options(settings: Settings, source: Source) -> ExecuteOptions:
         notebook_timeout=settings.notebook_timeout,
         heartbeat_timeout=settings.heartbeat_timeout,
         max_output_bytes=int(settings.max_output_mb * 2**20),
+        max_outputs=settings.max_outputs,
         kernel_memory_bytes=int((settings.kernel_memory_mb or 0) * 2**20),
     )
 
@@ -673,13 +674,16 @@ def _record(
     if job.source_stat is None:
         return
     mtime_ns, size, src_digest = job.source_stat
+    exec_parts = job.exec_parts
+    if was_truncated(execution[0] if execution else job.decision.payload):
+        exec_parts = {**exec_parts, "truncated_at": output_caps(cache.settings)}
     record = NotebookRecord(
         source=source.key,
         src_mtime_ns=mtime_ns,
         src_size=size,
         src_digest=src_digest,
         title=job.loaded.title,
-        exec_parts=job.exec_parts,
+        exec_parts=exec_parts,
         exec_key=job.exec_key,
         export_parts=job.export_parts,
         outputs={f: p.relative_to(cache.settings.out).as_posix() for f, p in result.outputs.items()},

@@ -79,7 +79,10 @@ class Watcher:
         self.settings = load_settings(self.course, **self.overrides)
         #: The latest result of every notebook, by store key.
         self.results: dict[str, NotebookResult] = {}
-        self.builds: list[BuildResult] = []
+        #: Builds finished so far, and the last one (not all: a long session
+        #: would keep every result it ever had).
+        self.build_count = 0
+        self.last_build: BuildResult | None = None
         #: Set once the first build is done and the observer is running.
         self.ready = threading.Event()
         self._sources: dict[str, Source] = {}
@@ -241,7 +244,8 @@ class Watcher:
             reporter = _Listening(self.reporter, self._notebook_done)
             result = await build_in_session(
                 self.settings, reporter, session, folder, only=only, previous=self.results)
-            self.builds.append(result)
+            self.build_count += 1
+            self.last_build = result
             for done in result.results:
                 self.results[done.source.key] = done
             for callback in self.after_build:

@@ -7,6 +7,7 @@ import os
 import signal
 import threading
 import time
+from pathlib import PurePosixPath
 
 import psutil
 import pytest
@@ -105,3 +106,42 @@ def test_a_bad_cluster_is_a_usage_error(tmp_path, spec, message):
     write_notebook(tmp_path / "a.ipynb", "print(1)")
     proc = run_nbbuild("build", str(tmp_path), "--cluster", spec)
     assert proc.returncode == 2 and message in proc.stderr
+
+
+def test_a_persistent_clusters_copy_of_the_course_loses_deleted_files(tmp_path, private_tmp):
+    """Two builds on one long-lived cluster: a data file deleted from the course is
+    gone from the workers' copies too, and kernels started there are counted."""
+    from distributed import LocalCluster
+
+    course = tmp_path / "c"
+    (course / "data").mkdir(parents=True)
+    (course / "data" / "old.csv").write_text("x\n1\n")
+    write_notebook(course / "reader.ipynb",
+                   "import os\nprint('old.csv there:', os.path.exists('data/old.csv'))")
+    cluster = LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                           dashboard_address=":0", scheduler_port=0, silence_logs=40)
+    try:
+        settings = dict(workers=1, cluster=cluster.scheduler_address)
+        first = build(load_settings(course, **settings))
+        assert first.ok and first.kernels_started == 1
+        assert "old.csv there: True" in (course / "_build" / "reader.html").read_text()
+        (course / "data" / "old.csv").unlink()
+        second = build(load_settings(course, **settings), force=True)
+        assert second.ok and second.kernels_started == 1
+        assert "old.csv there: False" in (course / "_build" / "reader.html").read_text()
+    finally:
+        cluster.close()
+    assert kernel_processes(private_tmp) == []
+
+
+def test_a_workers_copy_keeps_files_notebooks_wrote(tmp_path):
+    from nbbuild.cluster import KernelsPlugin
+
+    plugin = KernelsPlugin()
+    root = tmp_path / "copy"
+    plugin.sync(root, PurePosixPath("part"), {"part/a.csv": b"a", "part/b.csv": b"b"})
+    (root / "part" / "written-by-a-notebook.png").write_bytes(b"png")
+    plugin.sync(root, PurePosixPath("part"), {"part/a.csv": b"A"})
+    assert sorted(p.name for p in (root / "part").iterdir()) == ["a.csv",
+                                                                 "written-by-a-notebook.png"]
+    assert (root / "part" / "a.csv").read_bytes() == b"A"

@@ -183,6 +183,39 @@ def test_a_flood_of_output_is_truncated_and_nbbuild_memory_stays_bounded(tmp_pat
     assert result.report["resources"]["peak_bytes"]["nbbuild_rss"] < 300 * 2**20
 
 
+def test_a_flood_of_tiny_outputs_is_capped_by_count_and_rerun_when_the_cap_is_raised(
+        tmp_path, private_tmp):
+    """100,000 display() calls: the kernel sends the first max_outputs and a note;
+    raising the cap re-executes the notebook (a cut result is never "up to date")."""
+    import nbformat
+
+    write_notebook(tmp_path / "displays.ipynb",
+                   "from IPython.display import display\nfor i in range(100_000):\n"
+                   "    display(i)")
+    began = time.monotonic()
+    result = build(load_settings(tmp_path, workers=1, max_outputs=1000))
+    assert time.monotonic() - began < 60
+    [r] = result.results
+    assert r.ok, r.error
+    outputs = nbformat.read(tmp_path / "_build" / "displays.ipynb", as_version=4).cells[0].outputs
+    shown = [o for o in outputs if o.output_type == "display_data"]
+    assert len(shown) == 1000 and shown[-1].data["text/plain"] == "999"
+    assert any("more than 1000 outputs" in o.get("text", "") for o in outputs)
+    assert result.report["resources"]["peak_bytes"]["nbbuild_rss"] < 300 * 2**20
+
+    from nbbuild.planning import plan_with_notes
+
+    assert plan_with_notes(load_settings(tmp_path, workers=1, max_outputs=1000))[0][0][1] == (
+        "up to date")
+    raised = load_settings(tmp_path, workers=1, max_outputs=2000)
+    [(_, action, reasons)], _ = plan_with_notes(raised)
+    assert action == "re-execute" and "outputs were cut at" in reasons[0]
+    again = build(raised)
+    assert again.results[0].action != "up to date"
+    outputs = nbformat.read(tmp_path / "_build" / "displays.ipynb", as_version=4).cells[0].outputs
+    assert sum(o.output_type == "display_data" for o in outputs) == 2000
+
+
 def test_a_kernel_over_its_memory_limit_is_stopped_with_a_clear_message(tmp_path, private_tmp):
     write_notebook(tmp_path / "grows.ipynb", "x = 1",
                    "import time\nblocks = []\nwhile True:\n"

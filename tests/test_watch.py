@@ -58,7 +58,7 @@ class Running:
         return self.log.read_text().splitlines() if self.log.exists() else []
 
     def builds(self) -> int:
-        return len(self.watcher.builds)
+        return self.watcher.build_count
 
     def wait_for_build(self, after: int, timeout: float = 30) -> None:
         """Until a build after the first ``after`` has finished and the loop is idle."""
@@ -279,3 +279,31 @@ def test_a_deleted_course_folder_is_waited_for_and_watched_again(course, tmp_pat
         (root / "other.py").write_text(lecture(log, "other", 3))
         w.wait_for_build(builds)
         assert "other v3 end" in w.lines()
+
+
+def test_a_long_watch_session_does_not_grow_with_each_build(tmp_path, private_tmp):
+    """Python memory traced between the 30th and the 60th rebuild: the caches that
+    remember highlighting and cleaned HTML are bounded, results are not kept per
+    build, and package versions are looked up once."""
+    import gc
+    import tracemalloc
+
+    root = tmp_path / "c"
+    root.mkdir()
+    (root / "a.py").write_text("# %%\nprint(0)\n")
+    with Running(root, tmp_path / "unused.log", debounce=0.05) as w:
+        tracemalloc.start()
+        try:
+            traced = {}
+            for n in range(1, 61):
+                builds = w.builds()
+                (root / "a.py").write_text(f"# %%\nprint({n})\n")
+                wait_until(lambda: w.builds() > builds, 30)
+                if n in (30, 60):
+                    time.sleep(0.3)
+                    gc.collect()
+                    traced[n] = tracemalloc.get_traced_memory()[0]
+        finally:
+            tracemalloc.stop()
+    growth = (traced[60] - traced[30]) / 30
+    assert growth < 5 * 1024, f"{growth:.0f} bytes per build"
