@@ -33,6 +33,7 @@ Other modes (docs/performance.md has their results):
     python benchmark_realistic_workload.py --editions --runs 5 --workers 2  # editions vs one build each
     python benchmark_realistic_workload.py --watch --workers 2  # watch --serve: save to reload
     python benchmark_realistic_workload.py --cluster --runs 5   # Dask cluster vs local pool
+    python benchmark_realistic_workload.py --against a670d25 --runs 7  # this tree vs a commit
 """
 
 from __future__ import annotations
@@ -779,6 +780,54 @@ def _wait(check, timeout: float, step: float = 0.01):
     raise SystemExit("timed out waiting")
 
 
+def against_benchmark(args: argparse.Namespace) -> int:
+    """This working tree against an earlier commit (a git worktree in a temporary
+    folder), alternating: --course built with --force, and a no-op build of a
+    generated course of --short notebooks. What a change costs the builds it
+    does not aim at."""
+    with tempfile.TemporaryDirectory(prefix="nbbuild-against-") as tmp:
+        work = Path(tmp)
+        old = work / "old-tree"
+        subprocess.run(["git", "-C", str(HERE), "worktree", "add", "--detach", "-q", str(old),
+                        args.against], check=True)
+        try:
+            trees = {f"at {args.against}": old, "this tree": HERE}
+            courses = {}
+            for n, (name, tree) in enumerate(trees.items()):
+                course = work / f"c{n}" / "course"
+                shutil.copytree(args.course, course,
+                                ignore=shutil.ignore_patterns("_build", ".nbbuild"))
+                courses[name] = (course, generate_short_course(work / f"c{n}" / "short",
+                                                               args.short))
+
+            def timed(tree: Path, *cmd: object) -> float:
+                began = time.perf_counter()
+                subprocess.run([sys.executable, "-m", "nbbuild", *map(str, cmd), "-q",
+                                "-j", str(args.workers)], cwd=tree, check=False,
+                               capture_output=True)
+                return time.perf_counter() - began
+
+            for name, tree in trees.items():  # first builds, not measured
+                timed(tree, courses[name][0])
+                timed(tree, courses[name][1])
+            times = {name: {"force": [], "noop": []} for name in trees}
+            for r in range(args.runs):
+                for name in (list(trees) if r % 2 == 0 else list(reversed(trees))):
+                    times[name]["force"].append(timed(trees[name], courses[name][0], "--force"))
+                    times[name]["noop"].append(timed(trees[name], courses[name][1]))
+        finally:
+            subprocess.run(["git", "-C", str(HERE), "worktree", "remove", "--force", str(old)],
+                           check=False)
+    print(f"| nbbuild | {args.course.name} --force, median (min-max) s | "
+          f"no-op of {args.short}, median (min-max) s |")
+    print("|---|---|---|")
+    for name, t in times.items():
+        f, n = summarize(t["force"]), summarize(t["noop"])
+        print(f"| {name} | {f['median']:.2f} ({f['min']:.2f}-{f['max']:.2f}) | "
+              f"{n['median']:.3f} ({n['min']:.3f}-{n['max']:.3f}) |")
+    return 0
+
+
 def summarize(times: list[float]) -> dict[str, float]:
     return {
         "median": statistics.median(times),
@@ -827,7 +876,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="with --watch: how many edits [10]")
     parser.add_argument("--quick", action="store_true",
                         help="with --matrix: one run each, fewer configurations (< 2 min)")
+    parser.add_argument("--against", metavar="COMMIT",
+                        help="instead: this tree against COMMIT (--course --force, and a "
+                             "no-op build of --short notebooks), alternating")
     args = parser.parse_args(argv)
+    if args.against:
+        return against_benchmark(args)
     if args.noop:
         return noop_benchmark(args.noop, args.runs, args.workers)
     if args.matrix:
