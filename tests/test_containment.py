@@ -124,13 +124,23 @@ def test_a_notebook_that_kills_its_parent_costs_only_itself(tmp_path, private_tm
                    "import time; time.sleep(0.5)",
                    "import os, signal; os.kill(os.getppid(), signal.SIGKILL)",
                    "import time; time.sleep(5)")
+    # One that kills the kernel template itself (its parent's parent).
+    write_notebook(course / "00-kills-template.ipynb",
+                   "import time; time.sleep(0.7)",
+                   "import os, psutil, signal\n"
+                   "os.kill(psutil.Process(os.getppid()).ppid(), signal.SIGKILL)",
+                   "print('still here')")
     for n in range(3):
         write_notebook(course / f"{n + 1:02}-innocent.ipynb", "import time; time.sleep(2)",
                        f"print('innocent {n}')")
+    for n in range(3, 6):  # after the template is gone: forked from a new one
+        write_notebook(course / f"{n + 1:02}-later.ipynb", f"print('later {n}')")
     result = build(load_settings(course, workers=4))
     status = {str(r.source.rel): r.status for r in result.results}
     assert status["00-killer.ipynb"] is Status.ERRORED
+    assert status["00-kills-template.ipynb"] is Status.BUILT  # its own kernel lives on
     assert [status[f"{n + 1:02}-innocent.ipynb"] for n in range(3)] == [Status.BUILT] * 3
+    assert [status[f"{n + 1:02}-later.ipynb"] for n in range(3, 6)] == [Status.BUILT] * 3
     from .conftest import kernel_processes
 
     assert kernel_processes(private_tmp) == []
