@@ -57,7 +57,7 @@ FORMATS = {"html": "html", "slides": "slides", "notebook": "notebook"}
 def course_notebooks(course: Path) -> list[Path]:
     """The notebooks nbbuild would build, found by nbbuild's own discovery."""
     from nbbuild.config import load_settings
-    from nbbuild.discover import discover
+    from nbbuild.course.discover import discover
 
     settings = load_settings(course, out=tempfile.mkdtemp(prefix="nbbuild-bench-discover-"))
     return [s.path for s in discover(settings).sources]
@@ -561,8 +561,8 @@ def split_by_edition(course: Path, dest: Path) -> dict[str, Path]:
     import nbformat
 
     from nbbuild import load_settings
-    from nbbuild.discover import discover
-    from nbbuild.editions import edition, read
+    from nbbuild.course.discover import discover
+    from nbbuild.course.editions import edition, read
 
     settings = load_settings(course)
     found = discover(settings)
@@ -699,7 +699,7 @@ def watch_benchmark(args: argparse.Namespace) -> int:
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
-    from nbbuild.store import Store
+    from nbbuild.store.database import Store
 
     edits = args.edits
     with tempfile.TemporaryDirectory(prefix="nbbuild-bench-watch-") as tmp:

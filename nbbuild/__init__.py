@@ -24,17 +24,17 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .pipeline import build
-    from .config import Settings, load_settings
-    from .model import BuildResult, NotebookResult, Status
+    from nbbuild.build.pipeline import build
+    from nbbuild.config import Settings, load_settings
+    from nbbuild.model import BuildResult, NotebookResult, Status
 
 _LAZY = {
-    "build": ".pipeline",
-    "Settings": ".config",
-    "load_settings": ".config",
-    "BuildResult": ".model",
-    "NotebookResult": ".model",
-    "Status": ".model",
+    "build": "nbbuild.build.pipeline",
+    "Settings": "nbbuild.config",
+    "load_settings": "nbbuild.config",
+    "BuildResult": "nbbuild.model",
+    "NotebookResult": "nbbuild.model",
+    "Status": "nbbuild.model",
 }
 
 
@@ -43,5 +43,5 @@ def __getattr__(name: str) -> Any:
     if name in _LAZY:
         import importlib
 
-        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

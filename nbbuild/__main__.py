@@ -1,6 +1,6 @@
 """``python -m nbbuild`` runs the same command line as the ``nbbuild`` script."""
 
-from .cli import main
+from nbbuild.cli import main
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from . import __version__
+from nbbuild import __version__
 
 EXIT_OK = 0
 EXIT_NOTEBOOKS_FAILED = 1
@@ -100,9 +100,9 @@ def build(
     quiet: bool,
 ) -> None:
     """Execute every notebook of COURSE once and render every format from it."""
-    from .pipeline import build as run_build
-    from .config import load_settings
-    from .errors import BuildInterrupted, ConfigError, NbbuildError
+    from nbbuild.build.pipeline import build as run_build
+    from nbbuild.config import load_settings
+    from nbbuild.errors import BuildInterrupted, ConfigError, NbbuildError
 
     try:
         settings = load_settings(
@@ -134,7 +134,7 @@ def build(
     if report_path:
         from pathlib import Path
 
-        from .report import build_report, write_report
+        from nbbuild.report.json_report import build_report, write_report
 
         report = result.report or build_report(
             result, course=settings.course, workers=settings.workers
@@ -174,10 +174,10 @@ def watch(
     """Build COURSE, then rebuild what each edit touches until Ctrl-C."""
     import asyncio
 
-    from .errors import ConfigError
-    from .platforms import loop_factory
-    from .progress import PlainReporter
-    from .watch import Watcher
+    from nbbuild.errors import ConfigError
+    from nbbuild.platforms import loop_factory
+    from nbbuild.report.progress import PlainReporter
+    from nbbuild.watch.loop import Watcher
 
     overrides = dict(out=out, out_overwrite=out_overwrite, formats=formats, workers=workers, timeout=timeout,
                      notebook_timeout=notebook_timeout, cache_dir=cache_dir,
@@ -189,7 +189,7 @@ def watch(
         _fail(str(exc), EXIT_USAGE)
     server = None
     if serve:
-        from .serve import PreviewServer, is_loopback
+        from nbbuild.watch.server import PreviewServer, is_loopback
 
         if not is_loopback(host):
             click.echo(f"warning: serving on {host} makes the preview (and the course's "
@@ -234,8 +234,8 @@ def plan(
     explain: bool,
 ) -> None:
     """What the next build will do with each notebook: up to date, re-render, re-execute."""
-    from .errors import NbbuildError
-    from .planning import plan_with_notes
+    from nbbuild.errors import NbbuildError
+    from nbbuild.build.plan import plan_with_notes
 
     settings = _settings_or_exit(course, out=out, formats=formats, cache_dir=cache_dir)
     try:
@@ -256,10 +256,10 @@ def plan(
 @click.option("-o", "--out", type=click.Path(file_okay=False), help="Output folder [COURSE/_build].")
 def clean(course: str, out: str | None) -> None:
     """Remove the files nbbuild wrote for COURSE, and the folders that leaves empty."""
-    from .errors import NbbuildError
-    from .layout import MARKER
-    from .lock import BuildLock
-    from .ownership import OutputFolder
+    from nbbuild.errors import NbbuildError
+    from nbbuild.render.layout import MARKER
+    from nbbuild.store.lock import BuildLock
+    from nbbuild.render.output_folder import OutputFolder
 
     settings = _settings_or_exit(course, out=out)
     if not (settings.out / MARKER).is_file():
@@ -284,8 +284,8 @@ def clean(course: str, out: str | None) -> None:
 @click.option("--cache-dir", type=click.Path(file_okay=False), help="The course's store.")
 def report(course: str, last: int, cache_dir: str | None) -> None:
     """The last builds of COURSE, newest first, and how each compares with its kind."""
-    from .errors import NbbuildError
-    from .history import history_table
+    from nbbuild.errors import NbbuildError
+    from nbbuild.report.history import history_table
 
     settings = _settings_or_exit(course, cache_dir=cache_dir)
     try:
@@ -305,7 +305,7 @@ def cache() -> None:
 @click.option("--cache-dir", type=click.Path(file_okay=False), help="The course's store.")
 def cache_info(course: str, cache_dir: str | None) -> None:
     """Where the store is, its size and schema version, and what it holds."""
-    from .store import store_info
+    from nbbuild.store.database import store_info
 
     info = store_info(_settings_or_exit(course, cache_dir=cache_dir).cache_dir)
     for key, value in info.items():
@@ -317,8 +317,8 @@ def cache_info(course: str, cache_dir: str | None) -> None:
 @click.option("--cache-dir", type=click.Path(file_okay=False), help="The course's store.")
 def cache_clear(course: str, cache_dir: str | None) -> None:
     """Delete the store, even a damaged one. Outputs are not touched."""
-    from .lock import BuildLock
-    from .store import clear_store
+    from nbbuild.store.lock import BuildLock
+    from nbbuild.store.database import clear_store
 
     settings = _settings_or_exit(course, cache_dir=cache_dir)
     with _locked(BuildLock(settings.cache_dir)):
@@ -327,8 +327,8 @@ def cache_clear(course: str, cache_dir: str | None) -> None:
 
 
 def _settings_or_exit(course: str, **overrides):
-    from .config import load_settings
-    from .errors import ConfigError
+    from nbbuild.config import load_settings
+    from nbbuild.errors import ConfigError
 
     try:
         return load_settings(course, **overrides)
@@ -343,7 +343,7 @@ class _locked:
         self.lock = lock
 
     def __enter__(self) -> None:
-        from .errors import NbbuildError
+        from nbbuild.errors import NbbuildError
 
         try:
             self.lock.acquire(wait=False)
@@ -355,7 +355,7 @@ class _locked:
 
 
 def _reporter(quiet: bool):
-    from .progress import PlainReporter, RichReporter
+    from nbbuild.report.progress import PlainReporter, RichReporter
 
     if quiet or not sys.stdout.isatty():
         return PlainReporter(quiet=quiet)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
+from nbbuild.errors import ConfigError
 
 FORMATS = ("html", "slides", "notebook", "code")
 DEFAULT_FORMATS = ("html", "slides", "notebook")
@@ -99,7 +99,7 @@ class Settings:
 
     def allows_errors(self, rel: object) -> bool:
         """Whether the notebook at course-relative ``rel`` may raise (``allow_errors``)."""
-        from .globs import matches_any
+        from nbbuild.course.globs import matches_any
 
         return matches_any(str(rel), self.allow_errors)
 
@@ -216,7 +216,7 @@ def _check_keys(values: dict[str, Any], where: str) -> None:
 
 
 def _make(course: Path, merged: dict[str, Any], source: Path | None, where: str) -> Settings:
-    from .platforms import default_workers
+    from nbbuild.platforms import default_workers
 
     given = set(merged)
     formats = _formats(merged.pop("formats", DEFAULT_FORMATS), where)

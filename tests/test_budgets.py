@@ -3,10 +3,10 @@ import io
 import pytest
 
 from nbbuild import build, load_settings
-from nbbuild.budgets import Budget, check
+from nbbuild.report.budgets import Budget, check
 from nbbuild.errors import BudgetError
 from nbbuild.model import Status
-from nbbuild.progress import PlainReporter
+from nbbuild.report.progress import PlainReporter
 
 from .conftest import write_notebook
 

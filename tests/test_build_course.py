@@ -11,7 +11,7 @@ import pytest
 
 from nbbuild import build, load_settings
 from nbbuild.model import Status
-from nbbuild.progress import NullReporter
+from nbbuild.report.progress import NullReporter
 
 from .conftest import kernel_processes, run_nbbuild, write_notebook
 
@@ -180,7 +180,7 @@ def test_an_unusable_store_warns_and_the_build_goes_on(tmp_path, private_tmp):
     (course / ".nbbuild" / "nbbuild.db").write_bytes(b"garbage" * 500)
     import io
 
-    from nbbuild.progress import PlainReporter
+    from nbbuild.report.progress import PlainReporter
 
     stream = io.StringIO()
     result = build(load_settings(course, workers=1), PlainReporter(stream))

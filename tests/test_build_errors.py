@@ -4,7 +4,7 @@ import pytest
 
 from nbbuild import build, load_settings
 from nbbuild.model import Status
-from nbbuild.progress import NullReporter
+from nbbuild.report.progress import NullReporter
 
 from .conftest import kernel_processes, run_nbbuild
 
@@ -116,7 +116,7 @@ def test_outputs_that_cannot_be_written_error_that_notebook_only(tmp_path, priva
     with the reason, nothing half-written is left, the others build."""
     import io
 
-    from nbbuild.progress import PlainReporter
+    from nbbuild.report.progress import PlainReporter
 
     from .conftest import write_notebook
 

@@ -172,9 +172,9 @@ def test_kernel_change_reexecutes(course, tmp_path, monkeypatch):
 
 
 def test_nbbuild_upgrade_rerenders(course, monkeypatch):
-    import nbbuild.cache
+    import nbbuild.store.decisions
 
-    monkeypatch.setattr(nbbuild.cache, "__version__", "99.0")
+    monkeypatch.setattr(nbbuild.store.decisions, "__version__", "99.0")
     assert course.plan()["plain.ipynb"] == "re-render (nbbuild upgraded)"
     _, ran = course.build()
     assert ran == []
@@ -275,7 +275,7 @@ def test_builds_are_recorded_and_a_slow_one_is_named(tmp_path, private_tmp, monk
     """Five comparable builds, then one where a notebook got slow: the warning names it."""
     import io
 
-    from nbbuild.progress import PlainReporter
+    from nbbuild.report.progress import PlainReporter
 
     c = Course(tmp_path / "course", tmp_path / "log")
     delay = tmp_path / "delay.txt"
@@ -299,7 +299,7 @@ def test_builds_are_recorded_and_a_slow_one_is_named(tmp_path, private_tmp, monk
 def test_a_noop_build_is_not_compared_with_full_ones(tmp_path, private_tmp):
     import io
 
-    from nbbuild.progress import PlainReporter
+    from nbbuild.report.progress import PlainReporter
 
     c = Course(tmp_path / "course", tmp_path / "log")
     for _ in range(6):

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import nbbuild.pipeline as build_module
+import nbbuild.build.pipeline as build_module
 from nbbuild import __version__
 from nbbuild.cli import main
 from nbbuild.errors import BuildInterrupted, DiscoveryError
@@ -117,7 +117,7 @@ def test_cache_clear_is_the_way_out_of_a_damaged_store(tmp_path):
 
 
 def test_maintenance_refuses_while_a_build_holds_the_lock(tmp_path):
-    from nbbuild.lock import BuildLock
+    from nbbuild.store.lock import BuildLock
 
     course = tmp_path / "c"
     course.mkdir()

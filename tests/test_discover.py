@@ -3,9 +3,9 @@ from pathlib import PurePosixPath as P
 import pytest
 
 from nbbuild.config import load_settings
-from nbbuild.discover import discover, is_percent_notebook
+from nbbuild.course.discover import discover, is_percent_notebook
 from nbbuild.errors import ConflictingOutputsError
-from nbbuild.layout import MARKER
+from nbbuild.render.layout import MARKER
 from nbbuild.model import SourceKind
 
 from .conftest import write_notebook

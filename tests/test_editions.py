@@ -12,9 +12,9 @@ from click.testing import CliRunner
 
 from nbbuild import build, load_settings
 from nbbuild.cli import main
-from nbbuild.editions import ANSWER_PROMPT, edition, for_language
+from nbbuild.course.editions import ANSWER_PROMPT, edition, for_language
 from nbbuild.model import Source, SourceKind
-from nbbuild.sources import LoadedNotebook
+from nbbuild.course.sources import LoadedNotebook
 
 from .conftest import copy_course
 
@@ -81,7 +81,7 @@ def test_code_along_code_cells_have_no_outputs():
         if cell.cell_type == "code":
             cell.outputs = [nbformat.v4.new_output("stream", text="out")]
             cell.execution_count = 1
-    from nbbuild.editions import merged
+    from nbbuild.course.editions import merged
 
     along = edition(merged(loaded), "code-along")
     assert all(c.outputs == [] and c.execution_count is None

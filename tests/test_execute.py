@@ -7,11 +7,11 @@ from pathlib import PurePosixPath
 import pytest
 
 from nbbuild.errors import CellError, KernelDiedError
-from nbbuild.execute import ExecuteOptions, execute_notebook, tracked_files
-from nbbuild.kernels import KernelPool, KernelRequest
+from nbbuild.kernels.execute import ExecuteOptions, execute_notebook, tracked_files
+from nbbuild.kernels.pool import KernelPool, KernelRequest
 from nbbuild.model import Source, SourceKind
-from nbbuild.sources import load
-from nbbuild.tracking import install_code
+from nbbuild.course.sources import load
+from nbbuild.kernels.tracking import install_code
 
 from .conftest import write_notebook
 

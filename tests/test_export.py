@@ -3,7 +3,7 @@
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from nbbuild.export import Exporters, template_cache_dir
+from nbbuild.render.exporters import Exporters, template_cache_dir
 
 
 def _executed():

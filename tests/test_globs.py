@@ -2,7 +2,7 @@ from pathlib import PurePosixPath as P
 
 import pytest
 
-from nbbuild.globs import matches_any, natural_key
+from nbbuild.course.globs import matches_any, natural_key
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from nbbuild.config import load_settings
-from nbbuild.discover import discover
+from nbbuild.course.discover import discover
 
 from .conftest import run_nbbuild, write_notebook
 

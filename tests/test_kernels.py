@@ -6,7 +6,7 @@ import time
 import psutil
 import pytest
 
-from nbbuild.kernels import KernelPool, KernelRequest
+from nbbuild.kernels.pool import KernelPool, KernelRequest
 
 pytestmark = pytest.mark.integration
 

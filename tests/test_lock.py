@@ -6,14 +6,14 @@ import time
 
 import pytest
 
-from nbbuild.lock import BuildLock, CourseLocked
+from nbbuild.store.lock import BuildLock, CourseLocked
 
 from .conftest import write_notebook
 
 HOLD = """
 import sys, time
 from pathlib import Path
-from nbbuild.lock import BuildLock
+from nbbuild.store.lock import BuildLock
 lock = BuildLock(Path(sys.argv[1]))
 lock.acquire()
 print("held", flush=True)

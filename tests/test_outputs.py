@@ -3,9 +3,9 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-from nbbuild.layout import output_paths
+from nbbuild.render.layout import output_paths
 from nbbuild.model import NotebookResult, Source, SourceKind, Status
-from nbbuild.outputs import copy_assets, write_atomic, write_index
+from nbbuild.render.outputs import copy_assets, write_atomic, write_index
 
 
 def test_write_atomic_replaces_whole_and_leaves_no_temp_files(tmp_path):

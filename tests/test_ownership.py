@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from nbbuild.errors import OutputError
-from nbbuild.lock import CourseLocked
-from nbbuild.ownership import MANIFEST, OutputFolder
+from nbbuild.store.lock import CourseLocked
+from nbbuild.render.output_folder import MANIFEST, OutputFolder
 
 from .conftest import run_nbbuild
 
@@ -119,7 +119,7 @@ def test_the_list_of_written_files_is_kept_and_a_folder_of_an_older_nbbuild_adop
 def test_a_store_deleted_during_the_build_is_reported_not_silently_lost(tmp_path):
     import shutil
 
-    from nbbuild.store import Store, StoreError
+    from nbbuild.store.database import Store, StoreError
 
     store = Store(tmp_path / ".nbbuild")
     shutil.rmtree(tmp_path / ".nbbuild")

@@ -15,7 +15,7 @@ from nbconvert import HTMLExporter, SlidesExporter
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 from nbbuild import pages
-from nbbuild.export import Exporters
+from nbbuild.render.exporters import Exporters
 
 ROOT = Path(__file__).resolve().parent.parent
 

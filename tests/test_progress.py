@@ -3,7 +3,7 @@ from pathlib import Path, PurePosixPath
 
 from nbbuild.errors import CellError, SourceError
 from nbbuild.model import BuildResult, NotebookResult, Source, SourceKind, Status
-from nbbuild.progress import PlainReporter, RichReporter, describe_failure
+from nbbuild.report.progress import PlainReporter, RichReporter, describe_failure
 
 
 def _src(rel):

@@ -5,7 +5,7 @@ import json
 import jsonschema
 import pytest
 
-from nbbuild.report import PHASES, SCHEMA, build_report
+from nbbuild.report.json_report import PHASES, SCHEMA, build_report
 
 from .conftest import run_nbbuild, write_notebook
 

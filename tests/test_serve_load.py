@@ -125,7 +125,7 @@ def test_idle_connections_and_stuck_event_clients_cannot_starve_the_build(tmp_pa
 
 
 def test_host_header_range_and_head_on_the_event_stream(tmp_path):
-    from nbbuild.serve import PreviewServer
+    from nbbuild.watch.server import PreviewServer
 
     out = tmp_path / "out"
     out.mkdir()

@@ -2,7 +2,7 @@ import pytest
 
 from nbbuild.errors import SourceError
 from nbbuild.model import Source, SourceKind
-from nbbuild.sources import load
+from nbbuild.course.sources import load
 
 from .conftest import FIXTURES, write_notebook
 
@@ -94,7 +94,7 @@ def test_errors_pickle_with_their_fields():
 
 
 def test_titles_lose_inline_markup():
-    from nbbuild.sources import plain_text
+    from nbbuild.course.sources import plain_text
 
     assert plain_text("Welcome to *Programming with `Python`*") == "Welcome to Programming with Python"
     assert plain_text("See [the docs](http://x) and __this__") == "See the docs and this"

@@ -2,7 +2,7 @@ import sqlite3
 
 import pytest
 
-from nbbuild.store import SCHEMA_VERSION, Store, StoreError
+from nbbuild.store.database import SCHEMA_VERSION, Store, StoreError
 
 
 def test_run_times_round_trip_and_update(tmp_path):

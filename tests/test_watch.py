@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from nbbuild.watch import Watcher
+from nbbuild.watch.loop import Watcher
 
 from .conftest import default_sigint, kernel_processes
 
@@ -233,7 +233,7 @@ class _Warnings:
     """A reporter that keeps warnings (watch mode prints them)."""
 
     def __init__(self) -> None:
-        from nbbuild.progress import NullReporter
+        from nbbuild.report.progress import NullReporter
 
         self.inner = NullReporter()
         self.seen: list[str] = []

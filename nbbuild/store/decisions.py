@@ -27,12 +27,12 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from . import __version__
-from .config import Settings
-from .globs import matches_any
-from .model import Source
-from .sources import LoadedNotebook
-from .store import Fingerprint, NotebookRecord, Store
+from nbbuild import __version__
+from nbbuild.config import Settings
+from nbbuild.course.globs import matches_any
+from nbbuild.model import Source
+from nbbuild.course.sources import LoadedNotebook
+from nbbuild.store.database import Fingerprint, NotebookRecord, Store
 
 #: Cell tags that change how a cell is executed, hence its outputs.
 EXECUTION_TAGS = frozenset({"raises-exception", "skip-execution"})
@@ -158,7 +158,7 @@ def output_caps(settings: Settings) -> list[float]:
 
 def was_truncated(payload: dict[str, Any] | None) -> bool:
     """Whether an execution's outputs were cut at a limit (the note is in them)."""
-    from .limits import TRUNCATED
+    from nbbuild.kernels.limits import TRUNCATED
 
     for cell in (payload or {}).get("cells", []):
         for output in cell.get("outputs", []):
@@ -268,7 +268,7 @@ class Cache:
         """The export key: of the whole notebook, or of each edition's notebook."""
         if not self.settings.variants or loaded.full is None:
             return {"notebook": digest(loaded.nb), **self._settings_parts}
-        from .editions import edition
+        from nbbuild.course.editions import edition
 
         editions = {name: digest(edition(loaded.full, name)) for name in self.settings.edition_names}
         return {"notebook": editions, **self._settings_parts}
@@ -278,8 +278,8 @@ class Cache:
         the others only where they are stale (the code-along edition shows none)."""
         if stale is None:
             return None
-        from .editions import needs_execution
-        from .layout import outputs_of, split_key
+        from nbbuild.course.editions import needs_execution
+        from nbbuild.render.layout import outputs_of, split_key
 
         return stale | {
             k for k in outputs_of(self.settings, loaded.source)
@@ -328,7 +328,7 @@ class Cache:
 
     def _missing_outputs(self, record: NotebookRecord, source: Source) -> set[str]:
         """Outputs (keys) the record does not list at their place, or that are gone."""
-        from .layout import outputs_of
+        from nbbuild.render.layout import outputs_of
 
         return {
             key for key, rel in outputs_of(self.settings, source).items()
@@ -383,7 +383,7 @@ class Cache:
         old = record.export_parts
         everything = False
         stale: set[str] = set()
-        from .layout import outputs_of, split_key
+        from nbbuild.render.layout import outputs_of, split_key
 
         keys = outputs_of(self.settings, source)
         old_notebook, new_notebook = old.get("notebook"), new["notebook"]

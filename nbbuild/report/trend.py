@@ -12,8 +12,8 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
-from .cache import digest
-from .store import Store
+from nbbuild.store.decisions import digest
+from nbbuild.store.database import Store
 
 WINDOW = 5
 SLOWER = 0.20

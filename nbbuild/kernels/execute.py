@@ -17,10 +17,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import CellError, KernelDiedError
-from .kernels import Kernel, run_silent
-from .sources import LoadedNotebook
-from .tracking import REPORT_EXPRESSION, parse_report
+from nbbuild.errors import CellError, KernelDiedError
+from nbbuild.kernels.pool import Kernel, run_silent
+from nbbuild.course.sources import LoadedNotebook
+from nbbuild.kernels.tracking import REPORT_EXPRESSION, parse_report
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _CELL_LINE = re.compile(r"(?:Cell In\s*\[\d*\]|<ipython-input-\d+-[0-9a-f]+>)[^\n]*?line (\d+)")
@@ -211,7 +211,7 @@ def _bounded_client() -> type:
     from nbclient import NotebookClient
     from nbformat.v4 import new_output
 
-    from .limits import COUNT_NOTE, NOTE
+    from nbbuild.kernels.limits import COUNT_NOTE, NOTE
 
     class BoundedClient(NotebookClient):  # type: ignore[misc]
         max_output_bytes = 0

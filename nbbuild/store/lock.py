@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
-from .errors import NbbuildError
+from nbbuild.errors import NbbuildError
 
 LOCK_NAME = "build.lock"
 

@@ -34,9 +34,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from .config import Settings
-from .layout import outputs_of
-from .model import NotebookResult
+from nbbuild.config import Settings
+from nbbuild.render.layout import outputs_of
+from nbbuild.model import NotebookResult
 
 EVENTS = "/_nbbuild/events"
 STATUS = "/_nbbuild/status"

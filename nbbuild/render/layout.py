@@ -15,8 +15,8 @@ from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .config import Settings
-    from .model import Source
+    from nbbuild.config import Settings
+    from nbbuild.model import Source
 
 SUFFIXES = {"html": ".html", "slides": ".slides.html", "notebook": ".ipynb", "code": ".py"}
 INDEX = PurePosixPath("index.html")

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import nbformat
 
-from .config import DEFAULT_MAX_SOURCE_MB
-from .errors import SourceError
-from .model import Source, SourceKind
+from nbbuild.config import DEFAULT_MAX_SOURCE_MB
+from nbbuild.errors import SourceError
+from nbbuild.model import Source, SourceKind
 
 DEFAULT_KERNEL = "python3"
 _MARKER_LINE = re.compile(r"^#\s?%%")

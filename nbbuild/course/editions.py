@@ -23,11 +23,11 @@ from typing import Any
 
 import nbformat
 
-from .cache import EXECUTION_TAGS
-from .config import Settings
-from .errors import SourceError
-from .model import Source
-from .sources import LoadedNotebook, load
+from nbbuild.store.decisions import EXECUTION_TAGS
+from nbbuild.config import Settings
+from nbbuild.errors import SourceError
+from nbbuild.model import Source
+from nbbuild.course.sources import LoadedNotebook, load
 
 SLIDE_TAGS = frozenset({"slide", "subslide", "fragment", "skip"})
 EDITION_TAGS = frozenset({"notes", "del", "keep", "start", "alt", "answer"})

@@ -31,18 +31,18 @@ from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from .config import CONFIG_FILE, Settings, load_settings
-from .cache import declared_globs
-from .discover import discover, never_read
-from .errors import ConfigError, NbbuildError
-from .globs import matches_any
-from .layout import asset_roots, outputs_of
-from .lock import BuildLock
-from .model import BuildResult, NotebookResult, Source
-from .ownership import OutputFolder
-from .pipeline import Session, build_in_session, claim_output
-from .progress import NullReporter, Reporter
-from .store import Store, StoreError
+from nbbuild.config import CONFIG_FILE, Settings, load_settings
+from nbbuild.store.decisions import declared_globs
+from nbbuild.course.discover import discover, never_read
+from nbbuild.errors import ConfigError, NbbuildError
+from nbbuild.course.globs import matches_any
+from nbbuild.render.layout import asset_roots, outputs_of
+from nbbuild.store.lock import BuildLock
+from nbbuild.model import BuildResult, NotebookResult, Source
+from nbbuild.render.output_folder import OutputFolder
+from nbbuild.build.pipeline import Session, build_in_session, claim_output
+from nbbuild.report.progress import NullReporter, Reporter
+from nbbuild.store.database import Store, StoreError
 
 DEFAULT_DEBOUNCE = 0.2
 

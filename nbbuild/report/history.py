@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime
 import statistics
 
-from .config import Settings
-from .store import Store
-from .trend import WINDOW
+from nbbuild.config import Settings
+from nbbuild.store.database import Store
+from nbbuild.report.trend import WINDOW
 
 
 def history_table(settings: Settings, last: int) -> list[str]:

@@ -22,11 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import budgets, editions
-from .cache import Action, Cache, Decision, apply_payload, output_caps, payload_of, was_truncated
-from .config import Settings
-from .discover import discover
-from .errors import (
+from nbbuild.report import budgets
+from nbbuild.course import editions
+from nbbuild.store.decisions import Action, Cache, Decision, apply_payload, output_caps, payload_of, was_truncated
+from nbbuild.config import Settings
+from nbbuild.course.discover import discover
+from nbbuild.errors import (
     BudgetError,
     BuildInterrupted,
     CellError,
@@ -35,22 +36,22 @@ from .errors import (
     OutputError,
     UnknownKernelError,
 )
-from .execute import ExecuteOptions, Execution, execute_notebook, tracked_files
-from .export import Exporters
-from .kernels import Kernel, KernelPool, KernelRequest, KernelStartError, supports_fork
-from .layout import asset_roots, outputs_of, split_key
-from .limits import cap_code
-from .lock import BuildLock
-from .model import BuildResult, Course, NotebookResult, Source, Status
-from .outputs import copy_assets, write_atomic, write_index
-from .ownership import OutputFolder
-from .plan import execution_order
-from .platforms import loop_factory
-from .progress import NullReporter, Reporter
-from .resources import ResourceSampler
-from .sources import LoadedNotebook
-from .store import NotebookRecord, Store, StoreError
-from .tracking import install_code
+from nbbuild.kernels.execute import ExecuteOptions, Execution, execute_notebook, tracked_files
+from nbbuild.render.exporters import Exporters
+from nbbuild.kernels.pool import Kernel, KernelPool, KernelRequest, KernelStartError, supports_fork
+from nbbuild.render.layout import asset_roots, outputs_of, split_key
+from nbbuild.kernels.limits import cap_code
+from nbbuild.store.lock import BuildLock
+from nbbuild.model import BuildResult, Course, NotebookResult, Source, Status
+from nbbuild.render.outputs import copy_assets, write_atomic, write_index
+from nbbuild.render.output_folder import OutputFolder
+from nbbuild.build.order import execution_order
+from nbbuild.platforms import loop_factory
+from nbbuild.report.progress import NullReporter, Reporter
+from nbbuild.report.resources import ResourceSampler
+from nbbuild.course.sources import LoadedNotebook
+from nbbuild.store.database import NotebookRecord, Store, StoreError
+from nbbuild.kernels.tracking import install_code
 
 
 def build(
@@ -205,8 +206,8 @@ async def _build(
 
 def _record_build(store: Store, settings: Settings, result: BuildResult, reporter: Reporter) -> None:
     """Keep the build's figures, and warn when it was much slower than usual."""
-    from .report import build_report
-    from .trend import comparable_key, slower_than_usual
+    from nbbuild.report.json_report import build_report
+    from nbbuild.report.trend import comparable_key, slower_than_usual
 
     report = build_report(result, course=settings.course, workers=settings.workers)
     key = comparable_key(report, settings.formats)
@@ -260,7 +261,7 @@ async def _run_all(
     async with contextlib.AsyncExitStack() as stack:
         cluster = None
         if settings.cluster:
-            from .cluster import Cluster
+            from nbbuild.build.cluster import Cluster
 
             cluster = await stack.enter_async_context(Cluster(settings))
         if session is None:

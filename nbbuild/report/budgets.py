@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .config import Settings
-from .errors import BudgetError
-from .globs import matches_any
-from .sources import LoadedNotebook
+from nbbuild.config import Settings
+from nbbuild.errors import BudgetError
+from nbbuild.course.globs import matches_any
+from nbbuild.course.sources import LoadedNotebook
 
 WARN_AT = 0.8
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from .model import Source
+from nbbuild.model import Source
 
 
 def execution_order(sources: Sequence[Source], durations: Mapping[str, float]) -> list[int]:

@@ -26,11 +26,11 @@ import stat
 from collections import defaultdict
 from pathlib import Path, PurePosixPath
 
-from .config import CONFIG_FILE, Settings
-from .errors import ConflictingOutputsError, DiscoveryError
-from .globs import matches_any, natural_key
-from .layout import INDEX, MARKER, asset_roots, outputs_of
-from .model import Course, Source, SourceKind
+from nbbuild.config import CONFIG_FILE, Settings
+from nbbuild.errors import ConflictingOutputsError, DiscoveryError
+from nbbuild.course.globs import matches_any, natural_key
+from nbbuild.render.layout import INDEX, MARKER, asset_roots, outputs_of
+from nbbuild.model import Course, Source, SourceKind
 
 SKIPPED_DIRS = frozenset({".ipynb_checkpoints", "__pycache__", "node_modules"})
 _PERCENT_MARKER = re.compile(rb"^#\s?%%", re.MULTILINE)

@@ -75,7 +75,7 @@ class Exporters:
         return self._instances[fmt]
 
     def _create(self, fmt: str) -> Any:
-        from .pages import DeckExporter, PageExporter, prepare
+        from nbbuild.render.pages import DeckExporter, PageExporter, prepare
 
         if fmt == "html":
             exporter = PageExporter()

@@ -11,7 +11,7 @@ caps rich outputs the same way, as they arrive.
 
 from __future__ import annotations
 
-from .config import DEFAULT_MAX_OUTPUTS
+from nbbuild.config import DEFAULT_MAX_OUTPUTS
 
 #: Every note of a cut output starts with this (the cache looks for it).
 TRUNCATED = "[nbbuild: output truncated: "

@@ -21,8 +21,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path, PurePosixPath
 from typing import IO
 
-from .errors import OutputError
-from .layout import MARKER
+from nbbuild.errors import OutputError
+from nbbuild.render.layout import MARKER
 
 MANIFEST = ".nbbuild-files"
 _FORMAT = 1
@@ -165,7 +165,7 @@ class OutputFolder:
         """Write the list of files written, when it changed (a no-op build does not)."""
         if frozenset(self.recorded) == self._saved:
             return
-        from .outputs import write_atomic
+        from nbbuild.render.outputs import write_atomic
 
         data = {"nbbuild": _FORMAT, "files": sorted(self.recorded)}
         write_atomic(self.out / MANIFEST, json.dumps(data, indent=0).encode("utf-8"))
@@ -243,7 +243,7 @@ def _owner(text: str) -> str | None:
 
 
 def _lock(f: IO[str], out: Path, wait: bool, on_wait: Callable[[str], None] | None) -> None:
-    from .lock import CourseLocked, try_lock
+    from nbbuild.store.lock import CourseLocked, try_lock
 
     told = False
     while not try_lock(f):

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from .errors import NbbuildError
+from nbbuild.errors import NbbuildError
 
 DB_NAME = "nbbuild.db"
 

@@ -12,8 +12,8 @@ import sys
 import time
 from typing import TYPE_CHECKING, Protocol, TextIO
 
-from .errors import CellError
-from .model import BuildResult, NotebookResult, Source, Status
+from nbbuild.errors import CellError
+from nbbuild.model import BuildResult, NotebookResult, Source, Status
 
 if TYPE_CHECKING:  # pragma: no cover
     from rich.console import Console

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from .platforms import kernel_transport
+from nbbuild.platforms import kernel_transport
 
 # Parallel kernels must not share IPython's SQLite history file.
 KERNEL_ARGS = ["--HistoryManager.hist_file=:memory:"]
@@ -369,7 +369,7 @@ class KernelPool:
         began = time.perf_counter()
         try:
             if self._fork:
-                from .forking import Templates, preload_for
+                from nbbuild.kernels.forking import Templates, preload_for
 
                 if self._templates is None:
                     self._templates = Templates(

@@ -27,11 +27,11 @@ import uuid
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from .config import Settings
-from .discover import never_read
-from .errors import ConfigError, KernelDiedError, NotebookError
-from .execute import Execution, ExecuteOptions
-from .sources import LoadedNotebook
+from nbbuild.config import Settings
+from nbbuild.course.discover import never_read
+from nbbuild.errors import ConfigError, KernelDiedError, NotebookError
+from nbbuild.kernels.execute import Execution, ExecuteOptions
+from nbbuild.course.sources import LoadedNotebook
 
 PLUGIN = "nbbuild-kernels"
 STARTS = "nbbuild-starts"
@@ -203,9 +203,9 @@ class KernelsPlugin:
 
     def pool(self, root: Path, fork: bool, startup_timeout: float, max_output: int,
              max_outputs: int) -> Any:
-        from .kernels import KernelPool
-        from .limits import cap_code
-        from .tracking import install_code
+        from nbbuild.kernels.pool import KernelPool
+        from nbbuild.kernels.limits import cap_code
+        from nbbuild.kernels.tracking import install_code
 
         key = (str(root), fork)
         if key not in self.pools:
@@ -221,9 +221,9 @@ async def run_on_worker(payload: dict[str, Any]) -> dict[str, Any]:
     import nbformat
     from distributed import get_worker
 
-    from .execute import execute_notebook, tracked_files
-    from .kernels import KernelRequest, KernelStartError
-    from .model import Source, SourceKind
+    from nbbuild.kernels.execute import execute_notebook, tracked_files
+    from nbbuild.kernels.pool import KernelRequest, KernelStartError
+    from nbbuild.model import Source, SourceKind
 
     worker = get_worker()
     worker.log_event(STARTS, {"task": payload["task"], "worker": worker.address})

@@ -12,8 +12,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from . import __version__
-from .model import BuildResult, NotebookResult, Status
+from nbbuild import __version__
+from nbbuild.model import BuildResult, NotebookResult, Status
 
 REPORT_VERSION = 1
 PHASES = ("read", "kernel_wait", "execute", "export", "db")
@@ -215,6 +215,6 @@ def _no_resources() -> dict[str, Any]:
 
 
 def write_report(path: Path, report: dict[str, Any]) -> None:
-    from .outputs import write_atomic
+    from nbbuild.render.outputs import write_atomic
 
     write_atomic(path, (json.dumps(report, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))

@@ -1,0 +1,3 @@
+"""Watch mode: the loop that rebuilds what an edit touches (loop) and the live
+preview server (server).
+"""
