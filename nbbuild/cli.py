@@ -189,7 +189,8 @@ def watch(
         _fail(str(exc), EXIT_USAGE)
     server = None
     if serve:
-        from nbbuild.watch.server import PreviewServer, is_loopback
+        from nbbuild.watch.guards import is_loopback
+        from nbbuild.watch.server import PreviewServer
 
         if not is_loopback(host):
             click.echo(f"warning: serving on {host} makes the preview (and the course's "
@@ -234,8 +235,8 @@ def plan(
     explain: bool,
 ) -> None:
     """What the next build will do with each notebook: up to date, re-render, re-execute."""
-    from nbbuild.errors import NbbuildError
     from nbbuild.build.plan import plan_with_notes
+    from nbbuild.errors import NbbuildError
 
     settings = _settings_or_exit(course, out=out, formats=formats, cache_dir=cache_dir)
     try:
@@ -258,8 +259,8 @@ def clean(course: str, out: str | None) -> None:
     """Remove the files nbbuild wrote for COURSE, and the folders that leaves empty."""
     from nbbuild.errors import NbbuildError
     from nbbuild.render.layout import MARKER
-    from nbbuild.store.lock import BuildLock
     from nbbuild.render.output_folder import OutputFolder
+    from nbbuild.store.lock import BuildLock
 
     settings = _settings_or_exit(course, out=out)
     if not (settings.out / MARKER).is_file():
@@ -317,8 +318,8 @@ def cache_info(course: str, cache_dir: str | None) -> None:
 @click.option("--cache-dir", type=click.Path(file_okay=False), help="The course's store.")
 def cache_clear(course: str, cache_dir: str | None) -> None:
     """Delete the store, even a damaged one. Outputs are not touched."""
-    from nbbuild.store.lock import BuildLock
     from nbbuild.store.database import clear_store
+    from nbbuild.store.lock import BuildLock
 
     settings = _settings_or_exit(course, cache_dir=cache_dir)
     with _locked(BuildLock(settings.cache_dir)):

@@ -3,9 +3,9 @@ import io
 import pytest
 
 from nbbuild import build, load_settings
-from nbbuild.report.budgets import Budget, check
 from nbbuild.errors import BudgetError
 from nbbuild.model import Status
+from nbbuild.report.budgets import Budget, check
 from nbbuild.report.progress import PlainReporter
 
 from .conftest import write_notebook

@@ -172,9 +172,9 @@ def test_kernel_change_reexecutes(course, tmp_path, monkeypatch):
 
 
 def test_nbbuild_upgrade_rerenders(course, monkeypatch):
-    import nbbuild.store.decisions
+    import nbbuild.store.keys
 
-    monkeypatch.setattr(nbbuild.store.decisions, "__version__", "99.0")
+    monkeypatch.setattr(nbbuild.store.keys, "__version__", "99.0")
     assert course.plan()["plain.ipynb"] == "re-render (nbbuild upgraded)"
     _, ran = course.build()
     assert ran == []

@@ -5,8 +5,8 @@ import pytest
 from nbbuild.config import load_settings
 from nbbuild.course.discover import discover, is_percent_notebook
 from nbbuild.errors import ConflictingOutputsError
-from nbbuild.render.layout import MARKER
 from nbbuild.model import SourceKind
+from nbbuild.render.layout import MARKER
 
 from .conftest import write_notebook
 

@@ -13,8 +13,8 @@ from click.testing import CliRunner
 from nbbuild import build, load_settings
 from nbbuild.cli import main
 from nbbuild.course.editions import ANSWER_PROMPT, edition, for_language
-from nbbuild.model import Source, SourceKind
 from nbbuild.course.sources import LoadedNotebook
+from nbbuild.model import Source, SourceKind
 
 from .conftest import copy_course
 

@@ -6,12 +6,13 @@ from pathlib import PurePosixPath
 
 import pytest
 
+from nbbuild.course.sources import load
 from nbbuild.errors import CellError, KernelDiedError
 from nbbuild.kernels.execute import ExecuteOptions, execute_notebook, tracked_files
-from nbbuild.kernels.pool import KernelPool, KernelRequest
-from nbbuild.model import Source, SourceKind
-from nbbuild.course.sources import load
+from nbbuild.kernels.kernel import KernelRequest
+from nbbuild.kernels.pool import KernelPool
 from nbbuild.kernels.tracking import install_code
+from nbbuild.model import Source, SourceKind
 
 from .conftest import write_notebook
 

@@ -132,24 +132,24 @@ def test_odd_paths_deep_folders_and_symlink_loops(tmp_path, private_tmp):
 
 def test_a_full_disk_is_a_clear_error_and_nothing_claims_the_missing_outputs(
         tmp_path, private_tmp, monkeypatch):
-    from nbbuild import pipeline
+    from nbbuild.build import completion
 
     write_notebook(tmp_path / "fills-disk.ipynb", "print('big')")
     write_notebook(tmp_path / "fits.ipynb", "print('small')")
-    real = pipeline.write_atomic
+    real = completion.write_atomic
 
     def write(path, data):
         if path.name.startswith("fills-disk"):
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
         real(path, data)
 
-    monkeypatch.setattr(pipeline, "write_atomic", write)
+    monkeypatch.setattr(completion, "write_atomic", write)
     seen, _ = _build(tmp_path, workers=2)
     _check(seen, "fills-disk.ipynb", Status.ERRORED, "outputs not written",
            "No space left on device")
     assert seen["fits.ipynb"].ok
     assert not list((tmp_path / "_build").glob("fills-disk.*"))
-    monkeypatch.setattr(pipeline, "write_atomic", real)
+    monkeypatch.setattr(completion, "write_atomic", real)
     proc = run_nbbuild("plan", str(tmp_path), "--explain")
     assert "re-execute  fills-disk.ipynb  (errored last time)" in proc.stdout
     assert "up to date  fits.ipynb" in proc.stdout

@@ -7,8 +7,9 @@ import sys
 import psutil
 import pytest
 
-from nbbuild.kernels.forking import split_ipykernel_command
-from nbbuild.kernels.pool import KernelPool, KernelRequest
+from nbbuild.kernels.kernel import KernelRequest
+from nbbuild.kernels.pool import KernelPool
+from nbbuild.kernels.provisioner import split_ipykernel_command
 
 from .conftest import kernel_processes
 
@@ -120,7 +121,7 @@ def test_a_dead_template_is_started_again(tmp_path, private_tmp):
 
 
 def test_a_template_that_keeps_dying_gives_way_to_normal_starts(tmp_path, private_tmp, monkeypatch):
-    from nbbuild.kernels.forking import Templates
+    from nbbuild.kernels.templates import Templates
 
     monkeypatch.setattr(Templates, "MAX_RESTARTS", 0)
 
@@ -139,7 +140,7 @@ def test_a_template_that_keeps_dying_gives_way_to_normal_starts(tmp_path, privat
 
 
 def test_preload_is_skipped_where_it_would_change_an_import(tmp_path):
-    from nbbuild.kernels.forking import preload_for
+    from nbbuild.kernels.templates import preload_for
 
     preload = ("numpy", "matplotlib.pyplot")
     assert preload_for(preload, tmp_path) == preload

@@ -6,7 +6,8 @@ import time
 import psutil
 import pytest
 
-from nbbuild.kernels.pool import KernelPool, KernelRequest
+from nbbuild.kernels.kernel import KernelRequest
+from nbbuild.kernels.pool import KernelPool
 
 pytestmark = pytest.mark.integration
 

@@ -1,9 +1,8 @@
 import os
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 
 import pytest
 
-from nbbuild.render.layout import output_paths
 from nbbuild.model import NotebookResult, Source, SourceKind, Status
 from nbbuild.render.outputs import copy_assets, write_atomic, write_index
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from nbbuild.errors import OutputError
-from nbbuild.store.lock import CourseLocked
 from nbbuild.render.output_folder import MANIFEST, OutputFolder
+from nbbuild.store.lock import CourseLocked
 
 from .conftest import run_nbbuild
 

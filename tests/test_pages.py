@@ -14,7 +14,7 @@ from bs4 import BeautifulSoup
 from nbconvert import HTMLExporter, SlidesExporter
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from nbbuild import pages
+from nbbuild.render import pages
 from nbbuild.render.exporters import Exporters
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,7 +1,7 @@
 from pathlib import Path, PurePosixPath
 
-from nbbuild.model import Source, SourceKind
 from nbbuild.build.order import execution_order
+from nbbuild.model import Source, SourceKind
 
 
 def _sources(*names):

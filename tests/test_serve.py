@@ -12,7 +12,8 @@ import pytest
 from nbbuild.config import load_settings
 from nbbuild.errors import CellError
 from nbbuild.model import NotebookResult, Source, SourceKind, Status
-from nbbuild.watch.server import PreviewServer, safe_path
+from nbbuild.watch.guards import safe_path
+from nbbuild.watch.server import PreviewServer
 
 
 @pytest.fixture

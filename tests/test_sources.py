@@ -1,8 +1,8 @@
 import pytest
 
+from nbbuild.course.sources import load
 from nbbuild.errors import SourceError
 from nbbuild.model import Source, SourceKind
-from nbbuild.course.sources import load
 
 from .conftest import FIXTURES, write_notebook
 

@@ -2,7 +2,8 @@ import sqlite3
 
 import pytest
 
-from nbbuild.store.database import SCHEMA_VERSION, Store, StoreError
+from nbbuild.store.database import Store, StoreError
+from nbbuild.store.schema import SCHEMA_VERSION
 
 
 def test_run_times_round_trip_and_update(tmp_path):

@@ -29,9 +29,9 @@ from typing import Any
 
 from nbbuild.config import Settings
 from nbbuild.course.discover import never_read
-from nbbuild.errors import ConfigError, KernelDiedError, NotebookError
-from nbbuild.kernels.execute import Execution, ExecuteOptions
 from nbbuild.course.sources import LoadedNotebook
+from nbbuild.errors import ConfigError, KernelDiedError, NotebookError
+from nbbuild.kernels.execute import ExecuteOptions, Execution
 
 PLUGIN = "nbbuild-kernels"
 STARTS = "nbbuild-starts"
@@ -203,8 +203,8 @@ class KernelsPlugin:
 
     def pool(self, root: Path, fork: bool, startup_timeout: float, max_output: int,
              max_outputs: int) -> Any:
-        from nbbuild.kernels.pool import KernelPool
         from nbbuild.kernels.limits import cap_code
+        from nbbuild.kernels.pool import KernelPool
         from nbbuild.kernels.tracking import install_code
 
         key = (str(root), fork)
@@ -222,7 +222,7 @@ async def run_on_worker(payload: dict[str, Any]) -> dict[str, Any]:
     from distributed import get_worker
 
     from nbbuild.kernels.execute import execute_notebook, tracked_files
-    from nbbuild.kernels.pool import KernelRequest, KernelStartError
+    from nbbuild.kernels.kernel import KernelRequest, KernelStartError
     from nbbuild.model import Source, SourceKind
 
     worker = get_worker()

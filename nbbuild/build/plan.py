@@ -8,13 +8,13 @@ unknown tag is reported once, with where it appears.
 
 from __future__ import annotations
 
-from nbbuild.store.decisions import Action, Cache
 from nbbuild.config import Settings
 from nbbuild.course.discover import discover
 from nbbuild.course.editions import prepare, unknown_tags
-from nbbuild.errors import NbbuildError
 from nbbuild.course.sources import load
+from nbbuild.errors import NbbuildError
 from nbbuild.store.database import Store
+from nbbuild.store.decisions import Action, Cache
 
 
 def plan_course(settings: Settings, *, force: bool = False) -> list[tuple[str, str, list[str]]]:

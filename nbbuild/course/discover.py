@@ -27,10 +27,10 @@ from collections import defaultdict
 from pathlib import Path, PurePosixPath
 
 from nbbuild.config import CONFIG_FILE, Settings
-from nbbuild.errors import ConflictingOutputsError, DiscoveryError
 from nbbuild.course.globs import matches_any, natural_key
-from nbbuild.render.layout import INDEX, MARKER, asset_roots, outputs_of
+from nbbuild.errors import ConflictingOutputsError, DiscoveryError
 from nbbuild.model import Course, Source, SourceKind
+from nbbuild.render.layout import INDEX, MARKER, asset_roots, outputs_of
 
 SKIPPED_DIRS = frozenset({".ipynb_checkpoints", "__pycache__", "node_modules"})
 _PERCENT_MARKER = re.compile(rb"^#\s?%%", re.MULTILINE)

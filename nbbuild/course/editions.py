@@ -23,13 +23,15 @@ from typing import Any
 
 import nbformat
 
-from nbbuild.store.decisions import EXECUTION_TAGS
 from nbbuild.config import Settings
+from nbbuild.course.sources import LoadedNotebook, load
 from nbbuild.errors import SourceError
 from nbbuild.model import Source
-from nbbuild.course.sources import LoadedNotebook, load
 
 SLIDE_TAGS = frozenset({"slide", "subslide", "fragment", "skip"})
+#: Cell tags that change how a cell is executed, hence its outputs (part of the
+#: execution key, store/keys.py).
+EXECUTION_TAGS = frozenset({"raises-exception", "skip-execution"})
 EDITION_TAGS = frozenset({"notes", "del", "keep", "start", "alt", "answer"})
 #: Tags other Jupyter tools give meaning to: not reported as unknown.
 OTHER_TOOLS_TAGS = frozenset({

@@ -73,7 +73,6 @@ def plain_text(markdown: str) -> str:
     return text.strip()
 
 
-DEFAULT_MAX_SOURCE_MB = 100.0
 #: Deeper JSON is refused: parsing, validating and rendering recurse per level.
 MAX_JSON_DEPTH = 200
 

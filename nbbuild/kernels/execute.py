@@ -17,9 +17,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from nbbuild.errors import CellError, KernelDiedError
-from nbbuild.kernels.pool import Kernel, run_silent
 from nbbuild.course.sources import LoadedNotebook
+from nbbuild.errors import CellError, KernelDiedError
+from nbbuild.kernels.kernel import Kernel, run_silent
 from nbbuild.kernels.tracking import REPORT_EXPRESSION, parse_report
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -73,7 +73,11 @@ async def execute_notebook(
     Raises ``CellError`` when a cell raises (unless errors are allowed for it) or
     times out, and ``KernelDiedError`` when the kernel dies.
     """
-    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+    from nbclient.exceptions import (
+        CellExecutionError,
+        CellTimeoutError,
+        DeadKernelError,
+    )
 
     nb = loaded.nb
     default_timeout = cell_timeout_default(loaded, options.timeout)

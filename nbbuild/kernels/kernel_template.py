@@ -45,7 +45,6 @@ import signal
 import sys
 import threading
 
-
 _IMPORTED_BY_EVERY_KERNEL = (
     "IPython.core.completerlib",
     "IPython.core.debugger",

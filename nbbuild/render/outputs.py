@@ -13,8 +13,8 @@ import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path, PurePosixPath
 
-from nbbuild.render.layout import INDEX, split_key
 from nbbuild.model import NotebookResult, Status
+from nbbuild.render.layout import INDEX, split_key
 
 
 def write_atomic(path: Path, data: bytes) -> None:

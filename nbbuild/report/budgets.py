@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from nbbuild.config import Settings
-from nbbuild.errors import BudgetError
 from nbbuild.course.globs import matches_any
 from nbbuild.course.sources import LoadedNotebook
+from nbbuild.errors import BudgetError
 
 WARN_AT = 0.8
 

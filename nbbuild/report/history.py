@@ -6,8 +6,8 @@ import datetime
 import statistics
 
 from nbbuild.config import Settings
-from nbbuild.store.database import Store
 from nbbuild.report.trend import WINDOW
+from nbbuild.store.database import Store
 
 
 def history_table(settings: Settings, last: int) -> list[str]:

@@ -12,8 +12,8 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
-from nbbuild.store.decisions import digest
 from nbbuild.store.database import Store
+from nbbuild.store.keys import digest
 
 WINDOW = 5
 SLOWER = 0.20

@@ -15,7 +15,7 @@ It holds, per course:
 Only the build process writes it, under the build lock. A store that cannot be
 opened is reported, with ``nbbuild cache clear`` as the way out.
 
-The schema version is kept in ``PRAGMA user_version``; ``_MIGRATIONS[n]`` brings a
+The schema version is kept in ``PRAGMA user_version``; ``MIGRATIONS[n]`` brings a
 database from version ``n`` to ``n + 1``.
 """
 
@@ -32,61 +32,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from nbbuild.errors import NbbuildError
-
-DB_NAME = "nbbuild.db"
-
-_MIGRATIONS = [
-    # 0 -> 1
-    """
-    CREATE TABLE notebook_runs (
-        source   TEXT PRIMARY KEY,   -- path relative to the course, '/'-separated
-        seconds  REAL NOT NULL,      -- execute + export wall time of the last run
-        status   TEXT NOT NULL,
-        built_at REAL NOT NULL       -- Unix time
-    );
-    """,
-    # 1 -> 2: the build cache
-    """
-    CREATE TABLE notebooks (
-        source       TEXT PRIMARY KEY,
-        src_mtime_ns INTEGER NOT NULL,
-        src_size     INTEGER NOT NULL,
-        src_digest   TEXT NOT NULL,
-        title        TEXT NOT NULL,
-        exec_parts   TEXT NOT NULL,   -- JSON: what the execution key covers
-        exec_key     TEXT NOT NULL,
-        export_parts TEXT NOT NULL,   -- JSON: what the export key covers
-        outputs      TEXT NOT NULL,   -- JSON: {format: path relative to the output folder}
-        status       TEXT NOT NULL,   -- built | failed | errored
-        built_at     REAL NOT NULL
-    );
-    CREATE TABLE executions (
-        key     TEXT PRIMARY KEY,     -- execution key
-        payload BLOB NOT NULL,        -- zlib-compressed JSON: code cells' outputs
-        created REAL NOT NULL
-    );
-    CREATE TABLE dependencies (
-        key      TEXT NOT NULL,       -- execution key
-        path     TEXT NOT NULL,       -- course-relative
-        mtime_ns INTEGER NOT NULL,
-        size     INTEGER NOT NULL,
-        digest   TEXT NOT NULL,
-        PRIMARY KEY (key, path)
-    );
-    """,
-    # 2 -> 3: every build's figures
-    """
-    CREATE TABLE builds (
-        id          INTEGER PRIMARY KEY AUTOINCREMENT,
-        created     REAL NOT NULL,
-        comparable  TEXT NOT NULL,    -- builds with the same key can be compared
-        wall        REAL NOT NULL,
-        summary     TEXT NOT NULL,    -- JSON: counts, workers, cpu, database time
-        report      BLOB NOT NULL     -- zlib-compressed JSON build report
-    );
-    """,
-]
-SCHEMA_VERSION = len(_MIGRATIONS)
+from nbbuild.store.schema import DB_NAME, MIGRATIONS, SCHEMA_VERSION, expected_columns
 
 
 class Fingerprint(NamedTuple):
@@ -206,7 +152,7 @@ class Store:
             )
         with self._db:
             for step in range(version, SCHEMA_VERSION):
-                self._db.executescript(_MIGRATIONS[step])
+                self._db.executescript(MIGRATIONS[step])
                 self._db.execute(f"PRAGMA user_version = {step + 1}")
         self._verify()
 
@@ -214,7 +160,7 @@ class Store:
         """The tables and columns this version reads must be there: a database with
         the right version and the wrong tables is damaged, not a crash later."""
         assert self._db is not None
-        for table, columns in _expected_columns().items():
+        for table, columns in expected_columns().items():
             found = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
             if not found:
                 raise StoreError(f"{self.path} is damaged: table {table} is missing")
@@ -386,20 +332,6 @@ class Store:
                 "built_at = excluded.built_at",
                 [(s, secs, status, now) for s, (secs, status) in runs.items()],
             )
-
-
-@functools.cache
-def _expected_columns() -> dict[str, set[str]]:
-    """Every table's columns, as the migrations create them."""
-    db = sqlite3.connect(":memory:")
-    try:
-        for script in _MIGRATIONS:
-            db.executescript(script)
-        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-        return {t: {r[1] for r in db.execute(f"PRAGMA table_info({t})")}
-                for t in tables if not t.startswith("sqlite_")}
-    finally:
-        db.close()
 
 
 def _identity(path: Path) -> tuple[int, int] | None:

@@ -21,8 +21,6 @@ DNS-rebinding page cannot read it).
 
 from __future__ import annotations
 
-import collections
-import ipaddress
 import json
 import mimetypes
 import os
@@ -32,64 +30,34 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from nbbuild.config import Settings
-from nbbuild.render.layout import outputs_of
 from nbbuild.model import NotebookResult
+from nbbuild.render.layout import outputs_of
+from nbbuild.watch.guards import (
+    allowed_hosts,
+    host_name,
+    looks_hostile,
+    safe_path,
+)
+from nbbuild.watch.live_reload import (
+    KEEPALIVE,
+    EventClient,
+    error_text,
+    with_live_reload,
+)
 
 EVENTS = "/_nbbuild/events"
 STATUS = "/_nbbuild/status"
-#: Seconds between keep-alive comments on an event stream (they also notice
-#: clients that went away).
-KEEPALIVE = 10.0
 #: Connections served at once; more are closed as soon as they are accepted.
 MAX_CONNECTIONS = 64
 #: Event streams at once; more get 503.
 MAX_EVENT_CLIENTS = 32
-#: Messages queued per event stream; a client further behind is dropped.
-EVENT_QUEUE = 64
 #: Seconds a connection may take to send its request, or leave a write unread.
 IDLE_TIMEOUT = 10.0
 #: Bytes read and sent at a time when serving a file.
 CHUNK = 64 * 1024
-#: Characters of an error shown in a page's overlay.
-MAX_ERROR_CHARS = 20_000
-
-LIVE_RELOAD = """<script>
-(function () {
-  var here = decodeURIComponent(location.pathname).replace(/^\\/+/, "") || "index.html";
-  if (here.endsWith("/")) { here += "index.html"; }
-  function show(o) {
-    var box = document.getElementById("nbbuild-error");
-    if (!box) {
-      box = document.createElement("div");
-      box.id = "nbbuild-error";
-      box.setAttribute("role", "alert");
-      box.style.cssText = "position:fixed;inset:0;z-index:2147483647;overflow:auto;" +
-        "background:rgba(255,255,255,.97);color:#8b0000;padding:2em;" +
-        "font:14px/1.4 ui-monospace,monospace;white-space:pre-wrap;border:6px solid #b00020";
-      document.body.appendChild(box);
-    }
-    box.textContent = "nbbuild: " + o.source + " " + o.status + "\\n\\n" + o.error;
-  }
-  var events = new EventSource("/_nbbuild/events");
-  events.addEventListener("built", function (e) {
-    var d = JSON.parse(e.data);
-    if (d.index && here === "index.html") { location.reload(); return; }
-    for (var i = 0; i < (d.outputs || []).length; i++) {
-      var o = d.outputs[i];
-      if (o.path !== here) { continue; }
-      if (o.status === "built") { location.reload(); } else { show(o); }
-      return;
-    }
-  });
-  fetch("/_nbbuild/status?path=" + encodeURIComponent(here)).then(function (r) {
-    return r.ok ? r.json() : null;
-  }).then(function (o) { if (o && o.status && o.status !== "built") { show(o); } });
-})();
-</script>
-"""
 
 
 class PreviewServer:
@@ -97,7 +65,7 @@ class PreviewServer:
 
     def __init__(self, out: Path, host: str = "127.0.0.1", port: int = 8000) -> None:
         self.out = Path(out)
-        self._clients: set[_EventClient] = set()
+        self._clients: set[EventClient] = set()
         self._lock = threading.Lock()
         self.allowed_hosts = allowed_hosts(host)
         #: Status of every output path (relative, '/'-separated) of the last builds.
@@ -133,7 +101,7 @@ class PreviewServer:
     def notebook_done(self, result: NotebookResult, settings: Settings) -> None:
         """A notebook was built (or failed): its open pages reload (or show why)."""
         paths = [p.as_posix() for p in outputs_of(settings, result.source).values()]
-        error = _error_text(result)
+        error = error_text(result)
         outputs = []
         for path in paths:
             entry = {"path": path, "status": result.status.value, "source": str(result.source),
@@ -157,100 +125,22 @@ class PreviewServer:
 
     # -- used by the handler ----------------------------------------------------------------
 
-    def subscribe(self) -> _EventClient | None:
+    def subscribe(self) -> EventClient | None:
         """A new event stream's queue, or None when there are too many."""
         with self._lock:
             if len(self._clients) >= MAX_EVENT_CLIENTS:
                 return None
-            client = _EventClient()
+            client = EventClient()
             self._clients.add(client)
         return client
 
-    def unsubscribe(self, client: _EventClient) -> None:
+    def unsubscribe(self, client: EventClient) -> None:
         with self._lock:
             self._clients.discard(client)
 
     def resolve(self, url_path: str) -> Path | None:
         """The file under ``out`` that ``url_path`` names, or None if it is not one."""
         return safe_path(self.out, url_path)
-
-
-def safe_path(root: Path, url_path: str) -> Path | None:
-    """The file under ``root`` that the URL path names; None for anything else:
-    ``..`` (however encoded), backslashes, NUL bytes, absolute or drive paths, and
-    paths whose real location (symlinks followed) leaves ``root``."""
-    text = unquote(url_path)
-    if "%" in text or "\0" in text or "\\" in text:  # encoded twice, NUL, backslash
-        return None
-    parts = [p for p in text.split("/") if p not in ("", ".")]
-    if any(p == ".." or ":" in p for p in parts):
-        return None
-    real_root = os.path.realpath(root)
-    target = os.path.realpath(os.path.join(real_root, *parts))
-    if target != real_root and not target.startswith(real_root + os.sep):
-        return None
-    if os.path.isdir(target):
-        target = os.path.join(target, "index.html")
-    return Path(target) if os.path.isfile(target) else None
-
-
-def allowed_hosts(host: str) -> set[str]:
-    """``Host`` header values accepted from a server bound to ``host``: its loopback
-    names when it is bound to loopback; an empty set (any) otherwise."""
-    if not is_loopback(host):
-        return set()
-    return {"localhost", "127.0.0.1", "[::1]", host}
-
-
-def _host_name(header: str) -> str:
-    """``Host`` without its port: ``[::1]:8000`` -> ``[::1]``, ``a:80`` -> ``a``."""
-    header = header.strip().lower()
-    if header.startswith("["):
-        return header[: header.find("]") + 1]
-    return header.split(":", 1)[0]
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-class _EventClient:
-    """One event stream's bounded queue (filled by the build, read by its thread)."""
-
-    def __init__(self) -> None:
-        self._queue: collections.deque[bytes] = collections.deque()
-        self._ready = threading.Condition()
-        self.closed = False
-
-    def put(self, message: bytes) -> bool:
-        """Queue ``message``; False (and closed) when the client is too far behind."""
-        with self._ready:
-            if self.closed or len(self._queue) >= EVENT_QUEUE:
-                self.closed = True
-                self._ready.notify()
-                return False
-            self._queue.append(message)
-            self._ready.notify()
-            return True
-
-    def close(self) -> None:
-        with self._ready:
-            self.closed = True
-            self._ready.notify()
-
-    def get(self, timeout: float) -> bytes | None:
-        """The next message, ``b""`` after ``timeout`` with none, None once closed."""
-        with self._ready:
-            if not self._queue and not self.closed:
-                self._ready.wait(timeout)
-            if self.closed:
-                return None
-            return self._queue.popleft() if self._queue else b""
 
 
 class _BoundedServer(ThreadingHTTPServer):
@@ -281,17 +171,6 @@ class _BoundedServer(ThreadingHTTPServer):
             self._slots.release()
 
 
-def _error_text(result: NotebookResult) -> str:
-    if result.error is None:
-        return ""
-    text = str(result.error)
-    traceback = getattr(result.error, "traceback", "")
-    text = f"{text}\n\n{traceback}" if traceback else text
-    if len(text) > MAX_ERROR_CHARS:
-        text = text[:MAX_ERROR_CHARS] + f"\n... ({len(text) - MAX_ERROR_CHARS} more characters)"
-    return text
-
-
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)$")
 
 
@@ -308,7 +187,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 (http.server's name)
         url = urlsplit(self.path)
         allowed = self.server_preview.allowed_hosts
-        if allowed and _host_name(self.headers.get("Host") or "") not in allowed:
+        if allowed and host_name(self.headers.get("Host") or "") not in allowed:
             self.close_connection = True
             self._send(HTTPStatus.MISDIRECTED_REQUEST, b"421 unknown Host\n", "text/plain")
             return
@@ -327,14 +206,14 @@ class _Handler(BaseHTTPRequestHandler):
     def _file(self, url_path: str) -> None:
         path = self.server_preview.resolve(url_path)
         if path is None:
-            status = HTTPStatus.FORBIDDEN if _looks_hostile(url_path) else HTTPStatus.NOT_FOUND
+            status = HTTPStatus.FORBIDDEN if looks_hostile(url_path) else HTTPStatus.NOT_FOUND
             self._send(status, f"{status.value} {status.phrase}\n".encode(), "text/plain")
             return
         kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         try:
             with open(path, "rb") as f:
                 if kind == "text/html":  # pages get the reload script: read whole
-                    data = _with_live_reload(f.read())
+                    data = with_live_reload(f.read())
                     self._send(HTTPStatus.OK, data, "text/html; charset=utf-8")
                 else:
                     self._stream(f, os.fstat(f.fileno()).st_size, kind)
@@ -420,12 +299,3 @@ class _Handler(BaseHTTPRequestHandler):
             self.server_preview.unsubscribe(client)
 
 
-def _looks_hostile(url_path: str) -> bool:
-    text = unquote(unquote(url_path))
-    return ".." in text or "\\" in text or "\0" in text
-
-
-def _with_live_reload(page: bytes) -> bytes:
-    marker = page.rfind(b"</body>")
-    script = LIVE_RELOAD.encode()
-    return page[:marker] + script + page[marker:] if marker >= 0 else page + script

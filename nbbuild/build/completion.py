@@ -1,0 +1,231 @@
+"""Completing a notebook: collect what its kernel read, render and write every
+output (on the export thread), record it in the store, and report it; or
+re-render it from a cached execution, with no kernel.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+from nbbuild.build.jobs import Job
+from nbbuild.build.session import (
+    ExportThread,
+)
+from nbbuild.config import Settings
+from nbbuild.course import editions
+from nbbuild.course.sources import LoadedNotebook
+from nbbuild.errors import (
+    NotebookError,
+)
+from nbbuild.kernels.execute import (
+    Execution,
+    tracked_files,
+)
+from nbbuild.kernels.kernel import Kernel
+from nbbuild.kernels.pool import KernelPool
+from nbbuild.model import NotebookResult, Status
+from nbbuild.render.layout import asset_roots, outputs_of, split_key
+from nbbuild.render.output_folder import OutputFolder
+from nbbuild.render.outputs import copy_assets, write_atomic
+from nbbuild.report.progress import Reporter
+from nbbuild.store.database import NotebookRecord, Store, StoreError
+from nbbuild.store.decisions import Cache
+from nbbuild.store.keys import apply_payload, output_caps, payload_of, was_truncated
+
+
+async def complete(
+    job: Job, result: NotebookResult, executed: tuple[Kernel, Execution] | None,
+    pool: KernelPool, exporter: ExportThread, settings: Settings, folder: OutputFolder,
+    reporter: Reporter, results: dict[int, NotebookResult], cache: Cache | None,
+) -> None:
+    """Collect what an executed notebook read, export and record it (or record its
+    failure), then report it."""
+    loaded = job.loaded
+    try:
+        if executed is not None:
+            kernel, execution = executed
+            began = time.perf_counter()
+            if kernel is not None:  # else it ran on a cluster, which said what it read
+                try:
+                    if cache is not None:
+                        execution.reads, execution.writes = await tracked_files(
+                            kernel, settings.course
+                        )
+                finally:
+                    pool.discard(kernel)
+                    result.kernel_cpu = kernel.cpu_seconds
+            await write_outputs(exporter, loaded, settings, folder, result, job.decision.only)
+            result.stages["export"] = time.perf_counter() - began
+            if cache is not None:
+                reads = (execution.reads - execution.writes) | cache.declared_files(loaded.source)
+                execution_record = (payload_of(loaded.nb), cache.fingerprints(reads))
+                record_result(cache, job, result, reporter, execution_record)
+        else:
+            record_result(cache, job, result, reporter)
+    except NotebookError as exc:
+        result.status, result.error = Status.ERRORED, exc
+        record_result(cache, job, result, reporter)
+    except Exception as exc:  # a bug or an unforeseen failure costs one notebook only
+        result.status = Status.ERRORED
+        result.error = NotebookError(str(loaded.source.rel), f"internal error: {exc!r}")
+    result.seconds = time.perf_counter() - result.started
+    results[job.index] = result
+    finish(settings, folder, result, reporter)
+
+
+async def render_all(jobs, exporter, settings, folder, reporter, results, cache) -> None:
+    """Re-render notebooks from their cached executions: no kernel involved."""
+    for job in jobs:
+        loaded = job.loaded
+        result = NotebookResult(
+            loaded.source, Status.BUILT, title=loaded.title, action="rendered",
+            reasons=job.decision.reasons,
+        )
+        reporter.notebook_started(loaded.source)
+        result.stages["read"] = job.read_seconds
+        began = time.perf_counter()
+        try:
+            apply_payload(loaded.nb, job.decision.payload)
+            await write_outputs(exporter, loaded, settings, folder, result, job.decision.only)
+            result.stages["export"] = time.perf_counter() - began
+            record_result(cache, job, result, reporter)
+        except NotebookError as exc:
+            result.status, result.error = Status.ERRORED, exc
+        result.seconds = time.perf_counter() - began
+        results[job.index] = result
+        finish(settings, folder, result, reporter)
+
+
+async def write_outputs(
+    exporter, loaded: LoadedNotebook, settings: Settings, folder: OutputFolder,
+    result: NotebookResult, only: set[str] | None = None,
+) -> None:
+    try:
+        result.outputs, result.export_detail = await exporter.submit(
+            export_and_write, exporter, loaded, settings, folder, only
+        )
+    except OSError as exc:
+        raise NotebookError(
+            str(loaded.source.rel), f"outputs not written: {exc.strerror} ({exc.filename})"
+        ) from None
+
+
+def record_result(
+    cache: Cache | None, job: Job, result: NotebookResult, reporter: Reporter, execution=None
+) -> None:
+    """Record a notebook's build in the store, after its outputs exist (or failed).
+
+    A failed notebook is recorded as failed, so the next build runs it again; its
+    execution is never stored. A record that cannot be written is a warning: the
+    next build then simply does the work again.
+    """
+    if cache is None or not job.exec_key:
+        return
+    source = job.loaded.source
+    if job.source_stat is None:
+        return
+    mtime_ns, size, src_digest = job.source_stat
+    exec_parts = job.exec_parts
+    if was_truncated(execution[0] if execution else job.decision.payload):
+        exec_parts = {**exec_parts, "truncated_at": output_caps(cache.settings)}
+    record = NotebookRecord(
+        source=source.key,
+        src_mtime_ns=mtime_ns,
+        src_size=size,
+        src_digest=src_digest,
+        title=job.loaded.title,
+        exec_parts=exec_parts,
+        exec_key=job.exec_key,
+        export_parts=job.export_parts,
+        outputs={f: p.relative_to(cache.settings.out).as_posix() for f, p in result.outputs.items()},
+        status=result.status.value,
+    )
+    before = cache.store.seconds
+    told = cache.store.gone
+    try:
+        cache.store.record_notebook(record, execution if result.ok else None)
+    except StoreError as exc:
+        if not told:  # once per build
+            reporter.warning(str(exc))
+    except sqlite3.Error as exc:
+        reporter.warning(f"{source.rel}: not recorded in the cache ({exc})")
+    result.stages["db"] = cache.store.seconds - before
+
+
+def export_and_write(
+    exporter: ExportThread, loaded: LoadedNotebook, settings: Settings, folder: OutputFolder,
+    only: set[str] | None = None,
+) -> tuple[dict[str, Path], dict[str, float]]:
+    """Runs on the export thread: render the outputs (``only`` those keys, the others
+    being up to date), then write each atomically.
+
+    Returns every output of the notebook and the seconds per ``render:FORMAT``
+    (summed over editions) and ``write``.
+    """
+    paths = outputs_of(settings, loaded.source)
+    wanted = [key for key in paths if only is None or key in only]
+    detail: dict[str, float] = {}
+    rendered = {}
+    if settings.variants:
+        merged = editions.merged(loaded)
+        notebooks = {}
+        for key in wanted:
+            edition, fmt = split_key(key)
+            if edition not in notebooks:
+                notebooks[edition] = editions.edition(merged, edition)
+            head = editions.NOTES_CSS if edition == "speaker" else ""
+            began = time.perf_counter()
+            rendered[key] = exporter.exporters.render_one(
+                fmt, notebooks[edition], title=loaded.title, head=head)
+            detail[f"render:{fmt}"] = detail.get(f"render:{fmt}", 0.0) + time.perf_counter() - began
+    else:
+        for fmt in wanted:
+            began = time.perf_counter()
+            rendered[fmt] = exporter.exporters.render_one(fmt, loaded.nb, title=loaded.title)
+            detail[f"render:{fmt}"] = time.perf_counter() - began
+    began = time.perf_counter()
+    for key, data in rendered.items():
+        write_atomic(settings.out / paths[key], data)
+        folder.wrote([paths[key]])
+    detail["write"] = time.perf_counter() - began
+    return {key: settings.out / path for key, path in paths.items()}, detail
+
+
+def copy_course_files(settings: Settings, folder: OutputFolder, assets: tuple) -> list[str]:
+    """The course's other files beside the notebooks, in every folder that mirrors
+    the course (one per language, edition and format in a course with editions).
+    Returns a message per file that could not be copied."""
+    problems = []
+    for root in asset_roots(settings):
+        present, trouble = copy_assets(settings.course, settings.out / root, assets)
+        folder.wrote(root / rel for rel in present)
+        problems += trouble
+    return problems
+
+
+def finish(
+    settings: Settings, folder: OutputFolder, result: NotebookResult, reporter: Reporter
+) -> None:
+    if not result.ok:
+        try:
+            folder.remove(outputs_of(settings, result.source).values())
+        except OSError as exc:
+            reporter.warning(f"old outputs of {result.source.rel} not removed: {exc}")
+    reporter.notebook_finished(result)
+
+
+def record_runs(store: Store | None, results: list[NotebookResult], reporter: Reporter) -> None:
+    """Keep how long each executed notebook took, for the next build's order."""
+    if store is None:
+        return
+    runs = {
+        r.source.key: (r.stages["execute"] + r.stages.get("export", 0.0), r.status.value)
+        for r in results
+        if "execute" in r.stages
+    }
+    try:
+        store.record_runs(runs)
+    except (sqlite3.Error, StoreError) as exc:
+        reporter.warning(f"{store.path}: run times not saved ({exc})")

@@ -1,0 +1,127 @@
+"""Deciding, before any notebook runs, what each one needs: up to date (often
+without parsing it), re-rendered from its cached execution, or executed. Each
+notebook to execute is announced to the pool as soon as it is decided.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from nbbuild.config import Settings
+from nbbuild.course import editions
+from nbbuild.course.sources import LoadedNotebook
+from nbbuild.errors import (
+    NotebookError,
+    UnknownKernelError,
+)
+from nbbuild.kernels.kernel import KernelRequest
+from nbbuild.kernels.pool import KernelPool
+from nbbuild.model import NotebookResult, Source, Status
+from nbbuild.render.layout import outputs_of
+from nbbuild.report.progress import Reporter
+from nbbuild.store.database import NotebookRecord, Store, StoreError
+from nbbuild.store.decisions import (
+    Action,
+    Decision,
+)
+
+
+@dataclass
+class Job:
+    """A notebook to execute or to re-render, with what the cache decided."""
+
+    index: int
+    loaded: LoadedNotebook
+    decision: Decision
+    exec_parts: dict[str, Any] = field(default_factory=dict)
+    exec_key: str = ""
+    #: Computed from the source notebook, before execution adds outputs to it.
+    export_parts: dict[str, Any] = field(default_factory=dict)
+    #: Seconds spent reading and parsing the source.
+    read_seconds: float = 0.0
+    #: The source's (mtime_ns, size) taken before it was read, and the digest of
+    #: the bytes parsed: what the record claims was built. (Taken after the build,
+    #: an edit saved during it would be recorded as built.)
+    source_stat: tuple[int, int, str] | None = None
+
+
+async def plan_all(
+    sources, order: list[int], pool: KernelPool, results: dict[int, NotebookResult], cache,
+    settings: Settings,
+) -> AsyncIterator[Job]:
+    """Decide for every source before any notebook runs; yield what must be done.
+
+    Up-to-date notebooks go straight into ``results`` (most without being parsed);
+    so do unreadable ones (ERRORED). Each notebook to execute is announced to the
+    pool as soon as it is decided, so the first kernels boot while the rest of the
+    course is still being planned.
+    """
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    installed = None
+    for i in order:
+        source = sources[i]
+        quick = cache.quick(source) if cache is not None else None
+        if quick is not None:
+            results[i] = _up_to_date(source, quick.record, cache.settings)
+            continue
+        if installed is None:
+            installed = sorted(KernelSpecManager().find_kernel_specs())
+        read_began = time.perf_counter()
+        try:
+            before = source.path.stat()
+        except OSError:
+            before = None  # gone: reading it says so
+        try:
+            loaded = editions.read(source, settings)
+            if loaded.kernel_name not in installed:
+                raise UnknownKernelError(
+                    str(source.rel),
+                    f"unknown kernel {loaded.kernel_name!r}; installed kernels: "
+                    + (", ".join(installed) or "none"),
+                )
+        except NotebookError as exc:
+            results[i] = NotebookResult(source, Status.ERRORED, error=exc)
+            continue
+        read = time.perf_counter() - read_began
+        if cache is None:
+            job = Job(i, loaded, Decision(Action.EXECUTE, ["cache not used"]))
+        else:
+            decision, parts, key = cache.decide(loaded)
+            if decision.action is Action.SKIP:
+                results[i] = _up_to_date(source, decision.record, cache.settings)
+                continue
+            job = Job(i, loaded, decision, parts, key, decision.export_parts)
+        job.read_seconds = read
+        if before is not None:
+            job.source_stat = (before.st_mtime_ns, before.st_size, loaded.digest)
+        if job.decision.action is Action.EXECUTE and pool is not None:
+            pool.expect([kernel_request(loaded)])
+            await asyncio.sleep(0)  # let the pool launch that kernel now
+        yield job
+
+
+def _up_to_date(source: Source, record: NotebookRecord, settings: Settings) -> NotebookResult:
+    outputs = {key: settings.out / record.outputs[key] for key in outputs_of(settings, source)}
+    return NotebookResult(
+        source, Status.BUILT, outputs=outputs, title=record.title, action="up to date"
+    )
+
+
+def kernel_request(loaded: LoadedNotebook) -> KernelRequest:
+    return KernelRequest(loaded.kernel_name, loaded.source.path.parent)
+
+
+def durations(store: Store | None, sources, reporter: Reporter) -> dict[str, float]:
+    if store is None:
+        return {}
+    try:
+        return store.durations(s.key for s in sources)
+    except (sqlite3.Error, StoreError) as exc:
+        reporter.warning(f"{store.path}: run times unreadable ({exc})")
+        return {}

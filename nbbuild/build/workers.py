@@ -1,0 +1,169 @@
+"""The workers: each takes the next notebook to execute, waits for its kernel (or
+sends it to a Dask worker) and executes it; finishing it goes on in the
+background while the worker takes the next.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from nbbuild.build.completion import (
+    complete,
+)
+from nbbuild.build.jobs import Job, kernel_request
+from nbbuild.config import Settings
+from nbbuild.course.sources import LoadedNotebook
+from nbbuild.errors import (
+    BudgetError,
+    CellError,
+    KernelDiedError,
+    NotebookError,
+)
+from nbbuild.kernels.execute import (
+    ExecuteOptions,
+    Execution,
+    execute_notebook,
+)
+from nbbuild.kernels.kernel import Kernel, KernelStartError
+from nbbuild.kernels.pool import KernelPool
+from nbbuild.model import NotebookResult, Source, Status
+from nbbuild.report import budgets
+from nbbuild.report.progress import Reporter
+
+
+async def worker(
+    queue, pool, exporter, settings, folder, reporter, results, cache, dispatched, finishing,
+    cluster=None,
+) -> None:
+    """Take notebooks until none are left. A worker is held while its notebook waits
+    for a kernel and executes; collecting what it read, exporting and recording go
+    on in ``finishing`` while the worker's next notebook already runs."""
+    task = asyncio.current_task()
+    while not queue.empty():
+        if task is not None and task.cancelling():
+            raise asyncio.CancelledError
+        job = queue.get_nowait()
+        queued = time.perf_counter() - dispatched
+        if cluster is None:
+            result, execution = await _execute_one(job, pool, settings, reporter)
+        else:
+            result, execution = await _execute_on_cluster(job, cluster, settings, reporter)
+        result.queued = queued
+        finishing.append(asyncio.ensure_future(
+            complete(job, result, execution, pool, exporter, settings, folder, reporter, results,
+                      cache)
+        ))
+
+
+async def _execute_one(
+    job: Job, pool: KernelPool, settings: Settings, reporter: Reporter
+) -> tuple[NotebookResult, tuple[Kernel, Execution] | None]:
+    """Wait for a kernel and execute. Returns the kernel (still to be discarded) and
+    the execution, or None with the error in the result (the kernel discarded)."""
+    loaded = job.loaded
+    source = loaded.source
+    result = _started(job, reporter)
+    options = _options(settings, source)
+    kernel = None
+    try:
+        try:
+            kernel = await pool.take(kernel_request(loaded))
+        except (KernelStartError, RuntimeError, OSError) as exc:
+            raise _kernel_start_failed(loaded, exc) from None
+        ready = time.perf_counter()
+        result.stages["kernel_wait"] = ready - result.started
+        result.kernel_startup = kernel.startup
+        try:
+            execution = await execute_notebook(loaded, kernel, options)
+            result.cells = {
+                loaded.cell_number(i) - 1: seconds for i, seconds in execution.cell_seconds.items()
+            }
+        finally:
+            result.stages["execute"] = time.perf_counter() - ready
+        note = budgets.check(
+            budgets.budget_for(loaded, settings), result.stages["execute"], str(source.rel)
+        )
+        if note:
+            reporter.warning(note)
+        return result, (kernel, execution)
+    except NotebookError as exc:
+        failed = isinstance(exc, (CellError, BudgetError))
+        result.status = Status.FAILED if failed else Status.ERRORED
+        result.error = exc
+    except Exception as exc:  # a bug or an unforeseen failure costs one notebook only
+        result.status = Status.ERRORED
+        result.error = NotebookError(str(source.rel), f"internal error: {exc!r}")
+    except asyncio.CancelledError:
+        if kernel is not None:  # superseded (watch mode) or interrupted: never reused
+            pool.discard(kernel)
+        raise
+    finally:
+        if kernel is not None and result.error is not None:
+            pool.discard(kernel)
+            result.kernel_cpu = kernel.cpu_seconds
+    return result, None
+
+
+def _started(job: Job, reporter: Reporter) -> NotebookResult:
+    """The result of a notebook a worker has just taken, its start reported."""
+    loaded = job.loaded
+    result = NotebookResult(loaded.source, Status.BUILT, title=loaded.title,
+                            reasons=job.decision.reasons)
+    reporter.notebook_started(loaded.source)
+    result.stages["read"] = job.read_seconds
+    result.started = time.perf_counter()
+    return result
+
+
+def _options(settings: Settings, source: Source) -> ExecuteOptions:
+    return ExecuteOptions(
+        timeout=settings.timeout,
+        allow_errors=settings.allows_errors(source.rel),
+        notebook_timeout=settings.notebook_timeout,
+        heartbeat_timeout=settings.heartbeat_timeout,
+        max_output_bytes=int(settings.max_output_mb * 2**20),
+        max_outputs=settings.max_outputs,
+        kernel_memory_bytes=int((settings.kernel_memory_mb or 0) * 2**20),
+    )
+
+
+async def _execute_on_cluster(
+    job: Job, cluster: Any, settings: Settings, reporter: Reporter
+) -> tuple[NotebookResult, tuple[None, Execution] | None]:
+    """``_execute_one`` on a Dask worker (cluster.py): the same result, errors and
+    timings, and the worker it ran on."""
+    loaded = job.loaded
+    source = loaded.source
+    result = _started(job, reporter)
+    try:
+        execution, info = await cluster.execute(loaded, _options(settings, source))
+    except NotebookError as exc:
+        result.status = Status.FAILED if isinstance(exc, CellError) else Status.ERRORED
+        result.error = exc
+        return result, None
+    except Exception as exc:  # a bug, or the cluster failing: one notebook only
+        result.status = Status.ERRORED
+        result.error = NotebookError(str(source.rel), f"cluster error: {exc!r}")
+        return result, None
+    total = time.perf_counter() - result.started
+    result.stages["kernel_wait"] = info.get("kernel_wait", 0.0)
+    result.stages["execute"] = max(0.0, total - result.stages["kernel_wait"])
+    result.kernel_startup = info.get("kernel_startup", 0.0)
+    result.kernel_cpu = info.get("kernel_cpu")
+    result.worker = info["worker"]
+    result.cells = {loaded.cell_number(i) - 1: t for i, t in execution.cell_seconds.items()}
+    if info["retried"]:
+        note = f"retried on {info['worker']} after {', '.join(info['retried'])} was lost"
+        result.reasons = [*result.reasons, note]
+        reporter.warning(f"{source}: {note}")
+    return result, (None, execution)
+
+
+def _kernel_start_failed(loaded: LoadedNotebook, exc: Exception) -> NotebookError:
+    message = f"kernel {loaded.kernel_name!r} did not start: {exc}"
+    log = getattr(exc, "log", "")
+    if log:
+        message += "\n" + "\n".join(log.splitlines()[-8:])
+    return KernelDiedError(str(loaded.source.rel), message)
