@@ -24,12 +24,12 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from nbbuild.build.pipeline import build
     from nbbuild.config import Settings, load_settings
     from nbbuild.model import BuildResult, NotebookResult, Status
+    from nbbuild.pipeline.build import build
 
 _LAZY = {
-    "build": "nbbuild.build.pipeline",
+    "build": "nbbuild.pipeline.build",
     "Settings": "nbbuild.config",
     "load_settings": "nbbuild.config",
     "BuildResult": "nbbuild.model",

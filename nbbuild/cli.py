@@ -100,26 +100,13 @@ def build(
     quiet: bool,
 ) -> None:
     """Execute every notebook of COURSE once and render every format from it."""
-    from nbbuild.build.pipeline import build as run_build
-    from nbbuild.config import load_settings
-    from nbbuild.errors import BuildInterrupted, ConfigError, NbbuildError
+    from nbbuild.errors import BuildInterrupted, NbbuildError
+    from nbbuild.pipeline.build import build as run_build
 
-    try:
-        settings = load_settings(
-            course,
-            out=out,
-            out_overwrite=out_overwrite,
-            formats=formats,
-            workers=workers,
-            timeout=timeout,
-            notebook_timeout=notebook_timeout,
-            cache_dir=cache_dir,
-            fork_kernels=fork_kernels,
-            cluster=cluster,
-            cluster_shared_fs=cluster_shared_fs,
-        )
-    except ConfigError as exc:
-        _fail(str(exc), EXIT_USAGE)
+    settings = _settings_or_exit(
+        course, out=out, out_overwrite=out_overwrite, formats=formats, workers=workers,
+        timeout=timeout, notebook_timeout=notebook_timeout, cache_dir=cache_dir,
+        fork_kernels=fork_kernels, cluster=cluster, cluster_shared_fs=cluster_shared_fs)
     reporter = _reporter(quiet)
     try:
         result = run_build(
@@ -132,15 +119,16 @@ def build(
         _stop_live(reporter)
         _fail(str(exc), EXIT_USAGE)
     if report_path:
-        from pathlib import Path
-
-        from nbbuild.report.json_report import build_report, write_report
-
-        report = result.report or build_report(
-            result, course=settings.course, workers=settings.workers
-        )
-        write_report(Path(report_path), report)
+        _write_report(Path(report_path), result, settings)
     sys.exit(EXIT_OK if result.ok else EXIT_NOTEBOOKS_FAILED)
+
+
+def _write_report(path: Path, result, settings) -> None:
+    from nbbuild.report.json_report import build_report, write_report
+
+    report = result.report or build_report(result, course=settings.course,
+                                           workers=settings.workers)
+    write_report(path, report)
 
 
 @main.command()
@@ -179,34 +167,15 @@ def watch(
     from nbbuild.report.progress import PlainReporter
     from nbbuild.watch.loop import Watcher
 
-    overrides = dict(out=out, out_overwrite=out_overwrite, formats=formats, workers=workers, timeout=timeout,
-                     notebook_timeout=notebook_timeout, cache_dir=cache_dir,
+    overrides = dict(out=out, out_overwrite=out_overwrite, formats=formats, workers=workers,
+                     timeout=timeout, notebook_timeout=notebook_timeout, cache_dir=cache_dir,
                      fork_kernels=fork_kernels)
     reporter = PlainReporter()
     try:
         watcher = Watcher(Path(course), overrides, reporter, debounce=debounce, poll=poll)
     except ConfigError as exc:
         _fail(str(exc), EXIT_USAGE)
-    server = None
-    if serve:
-        from nbbuild.watch.guards import is_loopback
-        from nbbuild.watch.server import PreviewServer
-
-        if not is_loopback(host):
-            click.echo(f"warning: serving on {host} makes the preview (and the course's "
-                       "outputs) readable from other machines", err=True)
-
-        try:
-            server = PreviewServer(watcher.settings.out, host, port).start()
-        except OSError as exc:
-            _fail(f"cannot serve on {host}:{port}: {exc.strerror}", EXIT_USAGE)
-        watcher.listeners.append(server.notebook_done)
-        watcher.after_build.append(server.index_written)
-        click.echo(f"serving {watcher.settings.out} at {server.url}")
-        if open_browser:
-            import webbrowser
-
-            webbrowser.open(server.url)
+    server = _serve(watcher, host, port, open_browser) if serve else None
     click.echo(f"watching {watcher.course} (Ctrl-C to stop)")
     try:
         with asyncio.Runner(loop_factory=loop_factory()) as runner:
@@ -217,6 +186,28 @@ def watch(
         if server is not None:
             server.close()
     click.echo("stopped watching; no kernel left running")
+
+
+def _serve(watcher, host: str, port: int, open_browser: bool):
+    """Start the preview server on the watcher's outputs (a warning off loopback)."""
+    from nbbuild.watch.guards import is_loopback
+    from nbbuild.watch.server import PreviewServer
+
+    if not is_loopback(host):
+        click.echo(f"warning: serving on {host} makes the preview (and the course's "
+                   "outputs) readable from other machines", err=True)
+    try:
+        server = PreviewServer(watcher.settings.out, host, port).start()
+    except OSError as exc:
+        _fail(f"cannot serve on {host}:{port}: {exc.strerror}", EXIT_USAGE)
+    watcher.listeners.append(server.notebook_done)
+    watcher.after_build.append(server.index_written)
+    click.echo(f"serving {watcher.settings.out} at {server.url}")
+    if open_browser:
+        import webbrowser
+
+        webbrowser.open(server.url)
+    return server
 
 
 @main.command()
@@ -235,8 +226,8 @@ def plan(
     explain: bool,
 ) -> None:
     """What the next build will do with each notebook: up to date, re-render, re-execute."""
-    from nbbuild.build.plan import plan_with_notes
     from nbbuild.errors import NbbuildError
+    from nbbuild.pipeline.plan import plan_with_notes
 
     settings = _settings_or_exit(course, out=out, formats=formats, cache_dir=cache_dir)
     try:

@@ -225,14 +225,7 @@ def _make(course: Path, merged: dict[str, Any], source: Path | None, where: str)
         workers = default_workers()
     if not isinstance(workers, int) or workers < 1:
         raise ConfigError(f"{where}: workers must be a whole number of at least 1")
-    for key in ("timeout", "startup_timeout", "notebook_timeout", "heartbeat_timeout"):
-        if key in merged and not merged[key] > 0:
-            raise ConfigError(f"{where}: {key} must be a positive number of seconds")
-    if "max_outputs" in merged and merged["max_outputs"] < 1:
-        raise ConfigError(f"{where}: max_outputs must be a whole number of at least 1")
-    for key in ("max_output_mb", "kernel_memory_mb", "max_source_mb"):
-        if key in merged and not merged[key] > 0:
-            raise ConfigError(f"{where}: {key} must be a positive number of megabytes")
+    _check_limits(merged, where)
     for key in ("include", "exclude", "allow_errors", "env", "allow_links"):
         if key in merged:
             merged[key] = _strings(merged[key], key, where)
@@ -247,12 +240,7 @@ def _make(course: Path, merged: dict[str, Any], source: Path | None, where: str)
     if (merged.get("editions") or merged.get("languages")) and "formats" not in given:
         formats = FORMATS  # a course with editions hands out code as well
     if "budgets" in merged:
-        budgets = []
-        for pattern, seconds in merged["budgets"].items():
-            if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds <= 0:
-                raise ConfigError(f"{where}: budgets.{pattern} must be a positive number of seconds")
-            budgets.append((str(pattern), float(seconds)))
-        merged["budgets"] = tuple(budgets)
+        merged["budgets"] = _budgets(merged["budgets"], where)
     if "depends" in merged:
         merged["depends"] = tuple(
             (str(pattern), _strings(files, f"depends.{pattern}", where))
@@ -268,6 +256,27 @@ def _make(course: Path, merged: dict[str, Any], source: Path | None, where: str)
         config_file=source,
         **{k: v for k, v in merged.items() if k in known},
     )
+
+
+def _check_limits(merged: dict[str, Any], where: str) -> None:
+    """Time-outs and size limits must be positive."""
+    for key in ("timeout", "startup_timeout", "notebook_timeout", "heartbeat_timeout"):
+        if key in merged and not merged[key] > 0:
+            raise ConfigError(f"{where}: {key} must be a positive number of seconds")
+    if "max_outputs" in merged and merged["max_outputs"] < 1:
+        raise ConfigError(f"{where}: max_outputs must be a whole number of at least 1")
+    for key in ("max_output_mb", "kernel_memory_mb", "max_source_mb"):
+        if key in merged and not merged[key] > 0:
+            raise ConfigError(f"{where}: {key} must be a positive number of megabytes")
+
+
+def _budgets(value: dict[str, Any], where: str) -> tuple[tuple[str, float], ...]:
+    budgets = []
+    for pattern, seconds in value.items():
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds <= 0:
+            raise ConfigError(f"{where}: budgets.{pattern} must be a positive number of seconds")
+        budgets.append((str(pattern), float(seconds)))
+    return tuple(budgets)
 
 
 def _name_list(value: Any) -> tuple[str, ...]:

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import nbbuild.build.pipeline as build_module
+import nbbuild.pipeline.build as build_module
 from nbbuild import __version__
 from nbbuild.cli import main
 from nbbuild.errors import BuildInterrupted, DiscoveryError

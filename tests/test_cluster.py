@@ -135,7 +135,7 @@ def test_a_persistent_clusters_copy_of_the_course_loses_deleted_files(tmp_path, 
 
 
 def test_a_workers_copy_keeps_files_notebooks_wrote(tmp_path):
-    from nbbuild.build.cluster import KernelsPlugin
+    from nbbuild.pipeline.cluster import KernelsPlugin
 
     plugin = KernelsPlugin()
     root = tmp_path / "copy"

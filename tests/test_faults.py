@@ -132,7 +132,7 @@ def test_odd_paths_deep_folders_and_symlink_loops(tmp_path, private_tmp):
 
 def test_a_full_disk_is_a_clear_error_and_nothing_claims_the_missing_outputs(
         tmp_path, private_tmp, monkeypatch):
-    from nbbuild.build import completion
+    from nbbuild.pipeline import completion
 
     write_notebook(tmp_path / "fills-disk.ipynb", "print('big')")
     write_notebook(tmp_path / "fits.ipynb", "print('small')")
@@ -203,7 +203,7 @@ def test_a_flood_of_tiny_outputs_is_capped_by_count_and_rerun_when_the_cap_is_ra
     assert any("more than 1000 outputs" in o.get("text", "") for o in outputs)
     assert result.report["resources"]["peak_bytes"]["nbbuild_rss"] < 300 * 2**20
 
-    from nbbuild.build.plan import plan_with_notes
+    from nbbuild.pipeline.plan import plan_with_notes
 
     assert plan_with_notes(load_settings(tmp_path, workers=1, max_outputs=1000))[0][0][1] == (
         "up to date")

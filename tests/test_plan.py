@@ -1,7 +1,7 @@
 from pathlib import Path, PurePosixPath
 
-from nbbuild.build.order import execution_order
 from nbbuild.model import Source, SourceKind
+from nbbuild.pipeline.order import execution_order
 
 
 def _sources(*names):

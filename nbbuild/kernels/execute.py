@@ -16,6 +16,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from nbbuild.course.sources import LoadedNotebook
 from nbbuild.errors import CellError, KernelDiedError
@@ -79,49 +80,11 @@ async def execute_notebook(
         DeadKernelError,
     )
 
-    nb = loaded.nb
-    default_timeout = cell_timeout_default(loaded, options.timeout)
     began = time.perf_counter()
-    limit = options.notebook_timeout
-
-    def cell_timeout(cell) -> int:
-        """The cell's own timeout, or what is left of the notebook's, if less."""
-        own = _cell_timeout(cell, default_timeout)
-        if limit is None:
-            return own
-        left = limit - (time.perf_counter() - began)
-        return max(1, min(own, math.ceil(left)))
-
-    client = _bounded_client()(
-        nb,
-        km=kernel.km,
-        timeout=int(default_timeout),
-        timeout_func=cell_timeout,
-        allow_errors=options.allow_errors,
-        record_timing=False,
-        interrupt_on_timeout=False,
-    )
-    client.kc = kernel.kc  # the constructor ignores a kc passed to it
-    client.max_output_bytes = options.max_output_bytes
-    client.max_outputs = options.max_outputs
-    client.reset_execution_trackers()
+    client = _client_for(loaded, kernel, options, began)
     execution = Execution()
     current = [-1]  # the cell running now, for messages
-
-    async def run_cells() -> None:
-        if kernel.language_info:
-            nb.metadata["language_info"] = kernel.language_info
-        for index, cell in enumerate(nb.cells):
-            current[0] = index
-            t0 = time.perf_counter()
-            await client.async_execute_cell(
-                cell, index, execution_count=client.code_cells_executed + 1
-            )
-            if cell.cell_type == "code":
-                execution.cell_seconds[index] = time.perf_counter() - t0
-        client.set_widgets_metadata()
-
-    cells = asyncio.ensure_future(run_cells())
+    cells = asyncio.ensure_future(_run_cells(client, loaded.nb, kernel, execution, current))
     heart = asyncio.ensure_future(_kernel_trouble(kernel, options))
     try:
         await asyncio.wait({cells, heart}, return_when=asyncio.FIRST_COMPLETED)
@@ -136,24 +99,7 @@ async def execute_notebook(
             )
         cells.result()
     except CellTimeoutError:
-        index = current[0]
-        cell = nb.cells[index]
-        spent = time.perf_counter() - began
-        if limit is not None and spent >= limit - 0.5:
-            message = (f"notebook timed out after {limit:g} s, in {_where(loaded, index)} "
-                       "(raise it with notebook_timeout)")
-        else:
-            seconds = _cell_timeout(cell, default_timeout)
-            message = (f"{_where(loaded, index)} timed out after {seconds:g} s "
-                       f"(raise it with --timeout or metadata.nbbuild.timeout)")
-        raise CellError(
-            str(loaded.source.rel),
-            message,
-            cell=loaded.cell_number(index),
-            line=_line(loaded, index, ""),
-            ename="TimeoutError",
-            evalue=message.split(" (")[0],
-        ) from None
+        raise _timed_out(loaded, current[0], time.perf_counter() - began, options) from None
     except CellExecutionError as exc:
         raise _cell_error(loaded, current[0], exc) from None
     except DeadKernelError:
@@ -165,6 +111,72 @@ async def execute_notebook(
         await asyncio.gather(cells, heart, return_exceptions=True)
         execution.seconds = time.perf_counter() - began
     return execution
+
+
+def _client_for(loaded: LoadedNotebook, kernel: Kernel, options: ExecuteOptions,
+                began: float) -> Any:
+    """nbclient's client on ``kernel``, with each cell's timeout (its own, or what is
+    left of the notebook's limit, if less) and the output caps."""
+    default_timeout = cell_timeout_default(loaded, options.timeout)
+    limit = options.notebook_timeout
+
+    def cell_timeout(cell) -> int:
+        own = _cell_timeout(cell, default_timeout)
+        if limit is None:
+            return own
+        left = limit - (time.perf_counter() - began)
+        return max(1, min(own, math.ceil(left)))
+
+    client = _bounded_client()(
+        loaded.nb,
+        km=kernel.km,
+        timeout=int(default_timeout),
+        timeout_func=cell_timeout,
+        allow_errors=options.allow_errors,
+        record_timing=False,
+        interrupt_on_timeout=False,
+    )
+    client.kc = kernel.kc  # the constructor ignores a kc passed to it
+    client.max_output_bytes = options.max_output_bytes
+    client.max_outputs = options.max_outputs
+    client.reset_execution_trackers()
+    return client
+
+
+async def _run_cells(client: Any, nb: Any, kernel: Kernel, execution: Execution,
+                     current: list[int]) -> None:
+    """Every cell in order, timing the code cells; ``current[0]`` is the one running."""
+    if kernel.language_info:
+        nb.metadata["language_info"] = kernel.language_info
+    for index, cell in enumerate(nb.cells):
+        current[0] = index
+        t0 = time.perf_counter()
+        await client.async_execute_cell(cell, index, execution_count=client.code_cells_executed + 1)
+        if cell.cell_type == "code":
+            execution.cell_seconds[index] = time.perf_counter() - t0
+    client.set_widgets_metadata()
+
+
+def _timed_out(loaded: LoadedNotebook, index: int, spent: float,
+               options: ExecuteOptions) -> CellError:
+    """The error of a cell stopped at its timeout, or at the notebook's limit."""
+    limit = options.notebook_timeout
+    if limit is not None and spent >= limit - 0.5:
+        message = (f"notebook timed out after {limit:g} s, in {_where(loaded, index)} "
+                   "(raise it with notebook_timeout)")
+    else:
+        seconds = _cell_timeout(loaded.nb.cells[index],
+                                cell_timeout_default(loaded, options.timeout))
+        message = (f"{_where(loaded, index)} timed out after {seconds:g} s "
+                   f"(raise it with --timeout or metadata.nbbuild.timeout)")
+    return CellError(
+        str(loaded.source.rel),
+        message,
+        cell=loaded.cell_number(index),
+        line=_line(loaded, index, ""),
+        ename="TimeoutError",
+        evalue=message.split(" (")[0],
+    )
 
 
 async def _kernel_trouble(kernel: Kernel, options: ExecuteOptions) -> str:

@@ -13,7 +13,7 @@ have been quiet for ``debounce`` seconds, and maps them to notebooks:
 * editors' temporary and backup files, the output folder and the store: nothing.
 
 Each rebuild runs on the same kernel pool and the same warm exporters
-(``build.session.Session``). An edit that arrives while a rebuild runs supersedes it:
+(``pipeline.session.Session``). An edit that arrives while a rebuild runs supersedes it:
 the rebuild is cancelled (its kernels discarded, finished notebooks kept) and
 started again with what was left and what changed, so rapid saves end in one
 build of the final content. A notebook that disappears (deleted, or renamed:
@@ -31,13 +31,13 @@ from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from nbbuild.build.pipeline import build_in_session, claim_output
-from nbbuild.build.session import Session
 from nbbuild.config import CONFIG_FILE, Settings, load_settings
 from nbbuild.course.discover import discover, never_read
 from nbbuild.course.globs import matches_any
 from nbbuild.errors import ConfigError, NbbuildError
 from nbbuild.model import BuildResult, NotebookResult, Source
+from nbbuild.pipeline.build import build_in_session, claim_output
+from nbbuild.pipeline.session import Session
 from nbbuild.render.layout import asset_roots, outputs_of
 from nbbuild.render.output_folder import OutputFolder
 from nbbuild.report.progress import NullReporter, Reporter

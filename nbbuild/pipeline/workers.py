@@ -9,10 +9,6 @@ import asyncio
 import time
 from typing import Any
 
-from nbbuild.build.completion import (
-    complete,
-)
-from nbbuild.build.jobs import Job, kernel_request
 from nbbuild.config import Settings
 from nbbuild.course.sources import LoadedNotebook
 from nbbuild.errors import (
@@ -29,6 +25,10 @@ from nbbuild.kernels.execute import (
 from nbbuild.kernels.kernel import Kernel, KernelStartError
 from nbbuild.kernels.pool import KernelPool
 from nbbuild.model import NotebookResult, Source, Status
+from nbbuild.pipeline.completion import (
+    complete,
+)
+from nbbuild.pipeline.jobs import Job, kernel_request
 from nbbuild.report import budgets
 from nbbuild.report.progress import Reporter
 

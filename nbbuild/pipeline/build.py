@@ -16,32 +16,34 @@ import contextlib
 import signal
 import sqlite3
 import time
+from pathlib import Path
 from typing import Any
 
-from nbbuild.build.completion import (
-    copy_course_files,
-    finish,
-    record_runs,
-    render_all,
-)
-from nbbuild.build.jobs import Job, durations, plan_all
-from nbbuild.build.order import execution_order
-from nbbuild.build.session import (
-    ExportThread,
-    Session,
-    pool_for,
-    warm_up_after,
-)
-from nbbuild.build.workers import (
-    worker,
-)
 from nbbuild.config import Settings
 from nbbuild.course.discover import discover
 from nbbuild.errors import (
     BuildInterrupted,
     OutputError,
 )
+from nbbuild.kernels.pool import KernelPool
 from nbbuild.model import BuildResult, Course, NotebookResult
+from nbbuild.pipeline.completion import (
+    copy_course_files,
+    finish,
+    record_runs,
+    render_all,
+)
+from nbbuild.pipeline.jobs import Job, durations, plan_all
+from nbbuild.pipeline.order import execution_order
+from nbbuild.pipeline.session import (
+    ExportThread,
+    Session,
+    pool_for,
+    warm_up_after,
+)
+from nbbuild.pipeline.workers import (
+    worker,
+)
 from nbbuild.platforms import loop_factory
 from nbbuild.render.output_folder import OutputFolder
 from nbbuild.render.outputs import write_index
@@ -130,20 +132,11 @@ async def _build(
     try:
         cache = Cache(store, settings, force=force, files=course.assets) if store else None
         order = execution_order(course.sources, durations(store, course.sources, reporter))
-        kept = {}
-        if only is not None:
-            known = previous or {}
-            kept = {i: known[s.key] for i, s in enumerate(course.sources)
-                    if s.key not in only and s.key in known}
+        kept = _kept(course, only, previous)
         results, pool_stats = await _run_all(
             course, order, settings, folder, exporter, reporter, cache, session, kept)
         ordered = [results[i] for i in range(len(course.sources))]
-        index = None
-        if "html" in settings.formats:
-            index = await exporter.submit(
-                write_index, settings.out, _course_title(settings), ordered
-            )
-            folder.wrote([index])
+        index = await _write_index(settings, folder, exporter, ordered)
         record_runs(store, ordered, reporter)
         result = BuildResult(
             ordered,
@@ -164,6 +157,25 @@ async def _build(
         _save_manifest(folder, reporter)
     reporter.build_finished(result)
     return result
+
+
+def _kept(course: Course, only: set[str] | None,
+          previous: dict[str, NotebookResult] | None) -> dict[int, NotebookResult]:
+    """Results taken as they are (watch mode): every notebook not in ``only``."""
+    if only is None:
+        return {}
+    known = previous or {}
+    return {i: known[s.key] for i, s in enumerate(course.sources)
+            if s.key not in only and s.key in known}
+
+
+async def _write_index(settings: Settings, folder: OutputFolder, exporter: ExportThread,
+                       ordered: list[NotebookResult]) -> Path | None:
+    if "html" not in settings.formats:
+        return None
+    index = await exporter.submit(write_index, settings.out, _course_title(settings), ordered)
+    folder.wrote([index])
+    return index
 
 
 def _record_build(store: Store, settings: Settings, result: BuildResult, reporter: Reporter) -> None:
@@ -206,11 +218,10 @@ async def _run_all(
     and the pool's figures. ``kept`` results are taken as they are."""
     kept = kept or {}
     results: dict[int, NotebookResult] = dict(kept)
-    warm = None
     async with contextlib.AsyncExitStack() as stack:
         cluster = None
         if settings.cluster:
-            from nbbuild.build.cluster import Cluster
+            from nbbuild.pipeline.cluster import Cluster
 
             cluster = await stack.enter_async_context(Cluster(settings))
         if session is None:
@@ -220,60 +231,88 @@ async def _run_all(
             pool.forget_expected()
             stack.callback(pool.forget_expected)
         sampler = await stack.enter_async_context(ResourceSampler(pool.pids))
-        to_execute: list[Job] = []
-        to_render: list[Job] = []
         planned = [i for i in order if i not in results]
-        async for job in plan_all(course.sources, planned, pool if cluster is None else None,
-                                   results, cache, settings):
-            (to_execute if job.decision.action is Action.EXECUTE else to_render).append(job)
-        if exporter.warm:  # a watch session's exporters, after its first build
-            pass
-        elif to_execute and cluster is None:
-            # Importing nbconvert and compiling templates takes ~0.5 s of CPU and holds
-            # the GIL: start once the first kernel is up, so it does not slow the
-            # first kernels' boot (they are CPU-bound too) nor the loop driving them.
-            warm = asyncio.ensure_future(warm_up_after(pool, exporter))
-        elif to_render or to_execute:  # no local kernel to wait for
-            warm = exporter.submit(exporter.warm_up)
+        to_execute, to_render = await _decide_all(
+            course, planned, pool if cluster is None else None, results, cache, settings)
+        warm = _warm_exporters(exporter, pool, to_execute, to_render, cluster)
         reporter.build_started(len(course.sources), settings.workers)
         for i, result in results.items():
             if i not in kept:
                 finish(settings, folder, result, reporter)
         assets = exporter.submit(copy_course_files, settings, folder, course.assets)
-        queue: asyncio.Queue[Job] = asyncio.Queue()
-        for job in to_execute:
-            queue.put_nowait(job)
         dispatched = time.perf_counter()
-        finishing: list[asyncio.Future[None]] = []
-        workers = [
-            worker(queue, pool, exporter, settings, folder, reporter, results, cache,
-                    dispatched, finishing, cluster)
-            for _ in range(min(settings.workers, len(to_execute)))
-        ]
-        renders = render_all(to_render, exporter, settings, folder, reporter, results, cache)
-        try:
-            await asyncio.gather(renders, *workers)
-        finally:
-            # Outputs of executed notebooks are written (or, on Ctrl-C, abandoned
-            # before their atomic rename) before the pool closes.
-            if finishing:
-                await asyncio.gather(*finishing, return_exceptions=True)
+        await _execute_and_render(to_execute, to_render, pool, exporter, settings, folder,
+                                  reporter, results, cache, dispatched, cluster)
         for problem in pool.problems:
             reporter.warning(problem)
-        pool_stats = {
-            "kernels_started": pool.started + (cluster.kernels_started if cluster else 0),
-            "forked": pool.forked,
-            "preload": pool.preload if pool.forked else (),
-            "resources": sampler,
-            "pool_startup": pool.startup_seconds,
-            "execution_span": time.perf_counter() - dispatched,
-        }
+        pool_stats = _pool_stats(pool, cluster, time.perf_counter() - dispatched)
     for problem in await assets:
         reporter.warning(problem)
     if warm is not None:
         await warm
-    pool_stats["resources"] = pool_stats["resources"].summary()
-    return results, pool_stats
+    return results, {**pool_stats, "resources": sampler.summary()}
+
+
+def _pool_stats(pool: KernelPool, cluster: Any, span: float) -> dict[str, Any]:
+    """The build's kernel figures, taken before the pool closes."""
+    return {
+        "kernels_started": pool.started + (cluster.kernels_started if cluster else 0),
+        "forked": pool.forked,
+        "preload": pool.preload if pool.forked else (),
+        "pool_startup": pool.startup_seconds,
+        "execution_span": span,
+    }
+
+
+async def _decide_all(course: Course, planned: list[int], pool: KernelPool | None,
+                      results: dict[int, NotebookResult], cache: Cache | None,
+                      settings: Settings) -> tuple[list[Job], list[Job]]:
+    """The notebooks to execute and those to re-render (the rest go to ``results``)."""
+    to_execute: list[Job] = []
+    to_render: list[Job] = []
+    async for job in plan_all(course.sources, planned, pool, results, cache, settings):
+        (to_execute if job.decision.action is Action.EXECUTE else to_render).append(job)
+    return to_execute, to_render
+
+
+def _warm_exporters(exporter: ExportThread, pool: KernelPool, to_execute: list[Job],
+                    to_render: list[Job], cluster: Any) -> asyncio.Future | None:
+    """Start the exporters' first-use cost (importing nbconvert, compiling templates:
+    ~0.5 s of CPU holding the GIL) where it slows nothing else."""
+    if exporter.warm:  # a watch session's exporters, after its first build
+        return None
+    if to_execute and cluster is None:
+        # Once the first kernel is up, so it does not slow the first kernels' boot
+        # (they are CPU-bound too) nor the loop driving them.
+        return asyncio.ensure_future(warm_up_after(pool, exporter))
+    if to_render or to_execute:  # no local kernel to wait for
+        return exporter.submit(exporter.warm_up)
+    return None
+
+
+async def _execute_and_render(
+    to_execute: list[Job], to_render: list[Job], pool: KernelPool, exporter: ExportThread,
+    settings: Settings, folder: OutputFolder, reporter: Reporter,
+    results: dict[int, NotebookResult], cache: Cache | None, dispatched: float, cluster: Any,
+) -> None:
+    """The workers on the notebooks to execute, and the re-renders beside them."""
+    queue: asyncio.Queue[Job] = asyncio.Queue()
+    for job in to_execute:
+        queue.put_nowait(job)
+    finishing: list[asyncio.Future[None]] = []
+    workers = [
+        worker(queue, pool, exporter, settings, folder, reporter, results, cache,
+               dispatched, finishing, cluster)
+        for _ in range(min(settings.workers, len(to_execute)))
+    ]
+    renders = render_all(to_render, exporter, settings, folder, reporter, results, cache)
+    try:
+        await asyncio.gather(renders, *workers)
+    finally:
+        # Outputs of executed notebooks are written (or, on Ctrl-C, abandoned
+        # before their atomic rename) before the pool closes.
+        if finishing:
+            await asyncio.gather(*finishing, return_exceptions=True)
 
 
 def _cancel_on_sigterm() -> None:

@@ -6,6 +6,7 @@ notebook to execute is announced to the pool as soon as it is decided.
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import time
 from collections.abc import AsyncIterator
@@ -15,10 +16,7 @@ from typing import Any
 from nbbuild.config import Settings
 from nbbuild.course import editions
 from nbbuild.course.sources import LoadedNotebook
-from nbbuild.errors import (
-    NotebookError,
-    UnknownKernelError,
-)
+from nbbuild.errors import NotebookError, SourceError, UnknownKernelError
 from nbbuild.kernels.kernel import KernelRequest
 from nbbuild.kernels.pool import KernelPool
 from nbbuild.model import NotebookResult, Source, Status
@@ -72,23 +70,11 @@ async def plan_all(
             continue
         if installed is None:
             installed = sorted(KernelSpecManager().find_kernel_specs())
-        read_began = time.perf_counter()
         try:
-            before = source.path.stat()
-        except OSError:
-            before = None  # gone: reading it says so
-        try:
-            loaded = editions.read(source, settings)
-            if loaded.kernel_name not in installed:
-                raise UnknownKernelError(
-                    str(source.rel),
-                    f"unknown kernel {loaded.kernel_name!r}; installed kernels: "
-                    + (", ".join(installed) or "none"),
-                )
+            loaded, before, read = _read(source, settings, installed)
         except NotebookError as exc:
             results[i] = NotebookResult(source, Status.ERRORED, error=exc)
             continue
-        read = time.perf_counter() - read_began
         if cache is None:
             job = Job(i, loaded, Decision(Action.EXECUTE, ["cache not used"]))
         else:
@@ -104,6 +90,30 @@ async def plan_all(
             pool.expect([kernel_request(loaded)])
             await asyncio.sleep(0)  # let the pool launch that kernel now
         yield job
+
+
+def _read(source: Source, settings: Settings, installed: list[str]
+          ) -> tuple[LoadedNotebook, os.stat_result | None, float]:
+    """The notebook as the build executes it, the source's stat taken before reading
+    (what its record will claim), and the seconds reading took."""
+    began = time.perf_counter()
+    try:
+        before = source.path.stat()
+    except OSError:
+        before = None  # gone: reading it says so
+    try:
+        loaded = editions.read(source, settings)
+    except NotebookError:
+        raise
+    except Exception as exc:  # an unforeseen failure costs this notebook only
+        raise SourceError(str(source.rel), f"cannot be read: {exc!r}") from None
+    if loaded.kernel_name not in installed:
+        raise UnknownKernelError(
+            str(source.rel),
+            f"unknown kernel {loaded.kernel_name!r}; installed kernels: "
+            + (", ".join(installed) or "none"),
+        )
+    return loaded, before, time.perf_counter() - began
 
 
 def _up_to_date(source: Source, record: NotebookRecord, settings: Settings) -> NotebookResult:

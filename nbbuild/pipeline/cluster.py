@@ -216,22 +216,22 @@ class KernelsPlugin:
         return self.pools[key]
 
 
-async def run_on_worker(payload: dict[str, Any]) -> dict[str, Any]:
-    """A Dask task: execute one notebook on this worker's warm pool."""
-    import nbformat
-    from distributed import get_worker
-
-    from nbbuild.kernels.execute import execute_notebook, tracked_files
-    from nbbuild.kernels.kernel import KernelRequest, KernelStartError
-    from nbbuild.model import Source, SourceKind
-
-    worker = get_worker()
-    worker.log_event(STARTS, {"task": payload["task"], "worker": worker.address})
+def _plugin(worker: Any) -> KernelsPlugin:
     plugin = worker.plugins.get(PLUGIN)
     if plugin is None:
         plugin = KernelsPlugin()
         plugin.setup(worker)
         worker.plugins[PLUGIN] = plugin
+    return plugin
+
+
+def _notebook_here(worker: Any, plugin: KernelsPlugin, payload: dict[str, Any]
+                   ) -> tuple[Path, LoadedNotebook]:
+    """The course's root on this worker (its copy kept in step), and the notebook."""
+    import nbformat
+
+    from nbbuild.model import Source, SourceKind
+
     if payload["course"]:
         root = Path(payload["course"])
     else:
@@ -240,8 +240,22 @@ async def run_on_worker(payload: dict[str, Any]) -> dict[str, Any]:
     rel = PurePosixPath(payload["rel"])
     (root / rel.parent).mkdir(parents=True, exist_ok=True)
     source = Source(root / rel, rel, SourceKind(payload["kind"]), payload["lang"])
-    loaded = LoadedNotebook(source, nbformat.from_dict(payload["nb"]), payload["kernel"],
-                            payload["cell_lines"], cell_numbers=payload["cell_numbers"])
+    return root, LoadedNotebook(source, nbformat.from_dict(payload["nb"]), payload["kernel"],
+                                payload["cell_lines"], cell_numbers=payload["cell_numbers"])
+
+
+async def run_on_worker(payload: dict[str, Any]) -> dict[str, Any]:
+    """A Dask task: execute one notebook on this worker's warm pool."""
+    from distributed import get_worker
+
+    from nbbuild.kernels.execute import execute_notebook, tracked_files
+    from nbbuild.kernels.kernel import KernelRequest, KernelStartError
+
+    worker = get_worker()
+    worker.log_event(STARTS, {"task": payload["task"], "worker": worker.address})
+    plugin = _plugin(worker)
+    root, loaded = _notebook_here(worker, plugin, payload)
+    source, rel = loaded.source, loaded.source.rel
     pool = plugin.pool(root, payload["fork"], payload["startup_timeout"],
                        payload["max_output_bytes"], payload["options"].max_outputs)
     request = KernelRequest(loaded.kernel_name, source.path.parent)

@@ -9,10 +9,6 @@ import sqlite3
 import time
 from pathlib import Path
 
-from nbbuild.build.jobs import Job
-from nbbuild.build.session import (
-    ExportThread,
-)
 from nbbuild.config import Settings
 from nbbuild.course import editions
 from nbbuild.course.sources import LoadedNotebook
@@ -26,6 +22,10 @@ from nbbuild.kernels.execute import (
 from nbbuild.kernels.kernel import Kernel
 from nbbuild.kernels.pool import KernelPool
 from nbbuild.model import NotebookResult, Status
+from nbbuild.pipeline.jobs import Job
+from nbbuild.pipeline.session import (
+    ExportThread,
+)
 from nbbuild.render.layout import asset_roots, outputs_of, split_key
 from nbbuild.render.output_folder import OutputFolder
 from nbbuild.render.outputs import copy_assets, write_atomic
