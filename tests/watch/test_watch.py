@@ -19,7 +19,7 @@ import pytest
 
 from nbbuild.watch.loop import Watcher
 
-from .conftest import default_sigint, kernel_processes
+from ..conftest import default_sigint, kernel_processes
 
 pytestmark = pytest.mark.integration
 

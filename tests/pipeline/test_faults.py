@@ -17,7 +17,7 @@ import pytest
 from nbbuild import build, load_settings
 from nbbuild.model import Status
 
-from .conftest import kernel_processes, run_nbbuild, write_notebook
+from ..conftest import kernel_processes, run_nbbuild, write_notebook
 
 pytestmark = pytest.mark.integration
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from .conftest import default_sigint
+from ..conftest import default_sigint
 
 pytestmark = pytest.mark.integration
 

@@ -13,7 +13,7 @@ from nbbuild.errors import OutputError
 from nbbuild.render.output_folder import MANIFEST, OutputFolder
 from nbbuild.store.lock import CourseLocked
 
-from .conftest import run_nbbuild
+from ..conftest import run_nbbuild
 
 pytestmark = pytest.mark.integration
 

@@ -4,7 +4,7 @@ of nbbuild's memory or open files from run to run, and no process left behind.
 
 Slow (a few minutes): left out of the default run. Run it with
 
-    python -m pytest -m slow tests/test_soak.py -n 0 -s
+    python -m pytest -m slow tests/pipeline/test_soak.py -n 0 -s
 
 and it prints a line per build: notebooks, executed, errors, wall time, nbbuild's
 peak memory and peak open files.
@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from .conftest import kernel_processes, write_notebook
+from ..conftest import kernel_processes, write_notebook
 from .test_faults import _watched_build
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]

@@ -88,7 +88,7 @@ def test_close_kills_spares_starting_and_in_use_kernels(tmp_path, private_tmp):
 
     pids = asyncio.run(main())
     assert not any(psutil.pid_exists(p) for p in pids)
-    from .conftest import kernel_processes
+    from ..conftest import kernel_processes
 
     assert kernel_processes(private_tmp) == []
 

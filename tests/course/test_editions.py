@@ -16,7 +16,7 @@ from nbbuild.course.editions import ANSWER_PROMPT, edition, for_language
 from nbbuild.course.sources import LoadedNotebook
 from nbbuild.model import Source, SourceKind
 
-from .conftest import copy_course
+from ..conftest import copy_course
 
 EDITIONS = ("completed", "code-along", "speaker")
 FORMATS = {"html": ".html", "slides": ".slides.html", "notebook": ".ipynb", "code": ".py"}

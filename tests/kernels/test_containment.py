@@ -10,12 +10,11 @@ import subprocess
 import sys
 import time
 import uuid
-from pathlib import Path
 
 import psutil
 import pytest
 
-from .conftest import write_notebook
+from ..conftest import write_notebook
 
 pytestmark = pytest.mark.integration
 
@@ -141,7 +140,7 @@ def test_a_notebook_that_kills_its_parent_costs_only_itself(tmp_path, private_tm
     assert status["00-kills-template.ipynb"] is Status.BUILT  # its own kernel lives on
     assert [status[f"{n + 1:02}-innocent.ipynb"] for n in range(3)] == [Status.BUILT] * 3
     assert [status[f"{n + 1:02}-later.ipynb"] for n in range(3, 6)] == [Status.BUILT] * 3
-    from .conftest import kernel_processes
+    from ..conftest import kernel_processes
 
     assert kernel_processes(private_tmp) == []
 
@@ -149,11 +148,7 @@ def test_a_notebook_that_kills_its_parent_costs_only_itself(tmp_path, private_tm
 def test_keeper_helpers_find_every_descendant():
     """The template's /proc walk (it may run in an interpreter without psutil)
     finds the same descendants as psutil."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "nbbuild"))
-    try:
-        import kernel_template
-    finally:
-        sys.path.pop(0)
+    from nbbuild.kernels import kernel_template
     child = subprocess.Popen([sys.executable, "-c",
                               "import subprocess, sys, time; "
                               "subprocess.Popen([sys.executable, '-c', 'import time; "

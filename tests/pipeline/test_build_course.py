@@ -13,7 +13,7 @@ from nbbuild import build, load_settings
 from nbbuild.model import Status
 from nbbuild.report.progress import NullReporter
 
-from .conftest import kernel_processes, run_nbbuild, write_notebook
+from ..conftest import kernel_processes, run_nbbuild, write_notebook
 
 pytestmark = pytest.mark.integration
 
@@ -36,7 +36,7 @@ def snapshot(out: Path) -> dict[str, bytes]:
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory) -> dict[str, bytes]:
     """fixtures/course built one notebook at a time, for the matrix to compare with."""
-    from .conftest import copy_course
+    from ..conftest import copy_course
 
     root = tmp_path_factory.mktemp("reference")
     course = copy_course("course", root)

@@ -11,7 +11,7 @@ from nbbuild.kernels.kernel import KernelRequest
 from nbbuild.kernels.pool import KernelPool
 from nbbuild.kernels.provisioner import split_ipykernel_command
 
-from .conftest import kernel_processes
+from ..conftest import kernel_processes
 
 pytestmark = pytest.mark.integration
 
@@ -199,7 +199,7 @@ def test_kernels_end_soon_after_nbbuild_is_killed(tmp_path, private_tmp, fork):
     import subprocess
     import time
 
-    from .conftest import write_notebook
+    from ..conftest import write_notebook
 
     hold = private_tmp / "hold"
     hold.write_text("hold")

@@ -16,7 +16,7 @@ import pytest
 
 from nbbuild import build, load_settings
 
-from .conftest import kernel_processes, write_notebook
+from ..conftest import kernel_processes, write_notebook
 
 pytestmark = pytest.mark.integration
 

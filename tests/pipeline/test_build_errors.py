@@ -6,7 +6,7 @@ from nbbuild import build, load_settings
 from nbbuild.model import Status
 from nbbuild.report.progress import NullReporter
 
-from .conftest import kernel_processes, run_nbbuild
+from ..conftest import kernel_processes, run_nbbuild
 
 pytestmark = pytest.mark.integration
 
@@ -67,7 +67,7 @@ def test_cli_exits_1_with_a_summary_naming_each_failure(broken, private_tmp):
 
 
 def test_unknown_kernel_is_reported_before_anything_runs(tmp_path, private_tmp):
-    from .conftest import write_notebook
+    from ..conftest import write_notebook
 
     course = tmp_path / "c"
     log = tmp_path / "ran"
@@ -89,7 +89,7 @@ def test_unknown_kernel_is_reported_before_anything_runs(tmp_path, private_tmp):
 
 
 def test_conflicting_sources_exit_2_naming_both(tmp_path, private_tmp):
-    from .conftest import write_notebook
+    from ..conftest import write_notebook
 
     course = tmp_path / "c"
     write_notebook(course / "intro.ipynb", "1")
@@ -100,7 +100,7 @@ def test_conflicting_sources_exit_2_naming_both(tmp_path, private_tmp):
 
 
 def test_output_folder_that_cannot_be_created_exits_2(tmp_path, private_tmp):
-    from .conftest import write_notebook
+    from ..conftest import write_notebook
 
     course = tmp_path / "c"
     write_notebook(course / "a.ipynb", "1")
@@ -118,7 +118,7 @@ def test_outputs_that_cannot_be_written_error_that_notebook_only(tmp_path, priva
 
     from nbbuild.report.progress import PlainReporter
 
-    from .conftest import write_notebook
+    from ..conftest import write_notebook
 
     course = tmp_path / "c"
     write_notebook(course / "ok.ipynb", "print(1)")

@@ -8,7 +8,7 @@ from nbbuild.errors import ConflictingOutputsError
 from nbbuild.model import SourceKind
 from nbbuild.render.layout import MARKER
 
-from .conftest import write_notebook
+from ..conftest import write_notebook
 
 
 def _course(root, files: dict[str, str]):

@@ -8,7 +8,7 @@ from nbbuild.model import Status
 from nbbuild.report.budgets import Budget, check
 from nbbuild.report.progress import PlainReporter
 
-from .conftest import write_notebook
+from ..conftest import write_notebook
 
 
 def test_check_warns_from_80_percent_and_fails_only_when_strict():

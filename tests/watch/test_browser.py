@@ -16,7 +16,7 @@ import pytest
 
 from nbbuild import build, load_settings
 
-from .conftest import default_sigint
+from ..conftest import default_sigint
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 

@@ -14,7 +14,7 @@ from nbbuild.kernels.pool import KernelPool
 from nbbuild.kernels.tracking import install_code
 from nbbuild.model import Source, SourceKind
 
-from .conftest import write_notebook
+from ..conftest import write_notebook
 
 pytestmark = pytest.mark.integration
 

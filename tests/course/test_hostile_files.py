@@ -12,7 +12,7 @@ import pytest
 from nbbuild.config import load_settings
 from nbbuild.course.discover import discover
 
-from .conftest import run_nbbuild, write_notebook
+from ..conftest import run_nbbuild, write_notebook
 
 pytestmark = pytest.mark.integration
 

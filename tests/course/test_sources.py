@@ -4,7 +4,7 @@ from nbbuild.course.sources import load
 from nbbuild.errors import SourceError
 from nbbuild.model import Source, SourceKind
 
-from .conftest import FIXTURES, write_notebook
+from ..conftest import FIXTURES, write_notebook
 
 
 def _source(path, root):

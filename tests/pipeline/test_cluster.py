@@ -15,7 +15,7 @@ import pytest
 from nbbuild import build, load_settings
 from nbbuild.model import Status
 
-from .conftest import kernel_processes, write_notebook
+from ..conftest import kernel_processes, write_notebook
 from .test_build_errors import assert_as_expected
 
 # One local cluster at a time (with the course matrix's): two schedulers starting
@@ -101,7 +101,7 @@ def test_without_cluster_dask_is_never_imported(tmp_path, private_tmp):
     ("scheduler:8786", "give a scheduler address (tcp://host:8786) or local[:N]"),
 ])
 def test_a_bad_cluster_is_a_usage_error(tmp_path, spec, message):
-    from .conftest import run_nbbuild
+    from ..conftest import run_nbbuild
 
     write_notebook(tmp_path / "a.ipynb", "print(1)")
     proc = run_nbbuild("build", str(tmp_path), "--cluster", spec)

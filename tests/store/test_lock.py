@@ -8,7 +8,7 @@ import pytest
 
 from nbbuild.store.lock import BuildLock, CourseLocked
 
-from .conftest import write_notebook
+from ..conftest import write_notebook
 
 HOLD = """
 import sys, time

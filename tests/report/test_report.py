@@ -7,7 +7,7 @@ import pytest
 
 from nbbuild.report.json_report import PHASES, SCHEMA, build_report
 
-from .conftest import run_nbbuild, write_notebook
+from ..conftest import run_nbbuild, write_notebook
 
 pytestmark = pytest.mark.integration
 

@@ -11,7 +11,7 @@ import pytest
 
 from nbbuild import build, load_settings
 
-from .conftest import default_sigint, kernel_processes, write_notebook
+from ..conftest import default_sigint, kernel_processes, write_notebook
 
 pytestmark = pytest.mark.integration
 

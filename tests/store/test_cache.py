@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from nbbuild import build, load_settings
 from nbbuild.cli import main
 
-from .conftest import kernel_processes, write_notebook
+from ..conftest import kernel_processes, write_notebook
 
 pytestmark = pytest.mark.integration
 
