@@ -11,12 +11,9 @@ import signal
 import subprocess
 import sys
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from jupyter_client.provisioning import LocalProvisioner
-
-if TYPE_CHECKING:
-    from nbbuild.kernels.templates import KernelTemplate
 
 LAUNCHER = ["-m", "ipykernel_launcher"]
 
@@ -97,7 +94,8 @@ class ForkedProcess:
 class ForkProvisioner(LocalProvisioner):  # type: ignore[misc]
     """Launch the kernel by asking a template to fork it; else start it normally."""
 
-    template: KernelTemplate | None = None
+    #: The ``templates.KernelTemplate`` to fork from (set by ``Templates.prepare``).
+    template: Any = None
     #: Gets the template again (restarted, if it died); set by ``Templates.prepare``.
     get_template: Any = None
     #: Code the child runs before it becomes a kernel (``Templates.prepare``).
