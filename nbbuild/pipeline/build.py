@@ -45,6 +45,7 @@ from nbbuild.pipeline.workers import (
     worker,
 )
 from nbbuild.platforms import loop_factory
+from nbbuild.render.layout import produced_paths
 from nbbuild.render.output_folder import OutputFolder
 from nbbuild.render.outputs import write_index
 from nbbuild.report.progress import NullReporter, Reporter
@@ -137,6 +138,8 @@ async def _build(
             course, order, settings, folder, exporter, reporter, cache, session, kept)
         ordered = [results[i] for i in range(len(course.sources))]
         index = await _write_index(settings, folder, exporter, ordered)
+        if only is None:  # a whole build: what it does not produce is stale
+            _prune(folder, settings, course, reporter)
         record_runs(store, ordered, reporter)
         result = BuildResult(
             ordered,
@@ -167,6 +170,18 @@ def _kept(course: Course, only: set[str] | None,
     known = previous or {}
     return {i: known[s.key] for i, s in enumerate(course.sources)
             if s.key not in only and s.key in known}
+
+
+def _prune(folder: OutputFolder, settings: Settings, course: Course,
+           reporter: Reporter) -> None:
+    try:
+        gone = folder.prune(produced_paths(settings, course))
+    except OSError as exc:
+        reporter.warning(f"{folder.out}: stale outputs not all removed ({exc})")
+        return
+    if gone:
+        shown = ", ".join(gone[:5]) + (f" and {len(gone) - 5} more" if len(gone) > 5 else "")
+        reporter.warning(f"removed {len(gone)} stale file(s) from {folder.out}: {shown}")
 
 
 async def _write_index(settings: Settings, folder: OutputFolder, exporter: ExportThread,

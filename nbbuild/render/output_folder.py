@@ -190,23 +190,9 @@ class OutputFolder:
 
     def clean(self) -> tuple[int, list[str]]:
         """Remove every file nbbuild wrote, then the folders left empty, then its own
-        marker files (and the lock with them). Returns how many files went, and what was left (not nbbuild's)."""
-        removed = 0
-        folders: set[Path] = set()
-        for rel in sorted(self.recorded):
-            path = self.out / rel
-            if not _inside(path, self.out):
-                continue
-            try:
-                path.unlink()
-                removed += 1
-            except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
-                pass
-            folders.update(p for p in path.parents if _inside(p, self.out) and p != self.out)
-        self.recorded.clear()
-        for folder in sorted(folders, key=lambda p: len(p.parts), reverse=True):
-            with contextlib.suppress(OSError):
-                folder.rmdir()  # only when empty
+        marker files (and the lock with them). Returns how many files went, and what
+        was left (not nbbuild's)."""
+        removed = len(self._delete(set(self.recorded)))
         (self.out / MANIFEST).unlink(missing_ok=True)
         self._saved = frozenset()
         # The folder goes back to what it was: the user's (with what is left), or gone.
@@ -219,6 +205,35 @@ class OutputFolder:
             with contextlib.suppress(OSError):
                 self.out.rmdir()
         return removed, left
+
+
+    # -- stale files ----------------------------------------------------------------------
+
+    def prune(self, produced: set[str]) -> list[str]:
+        """Remove the files nbbuild wrote that this build does not produce (outputs of
+        deleted or renamed lectures, copies of deleted course files, dropped formats),
+        then the folders that leaves empty. Files nbbuild did not write stay."""
+        return self._delete(self.recorded - produced)
+
+    def _delete(self, rels: set[str]) -> list[str]:
+        """Delete recorded files, then their folders left empty; what went."""
+        gone = []
+        folders: set[Path] = set()
+        for rel in sorted(rels):
+            path = self.out / rel
+            self.recorded.discard(rel)
+            if not _inside(path, self.out):
+                continue
+            try:
+                path.unlink()
+                gone.append(rel)
+            except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+                pass
+            folders.update(p for p in path.parents if _inside(p, self.out) and p != self.out)
+        for folder in sorted(folders, key=lambda p: len(p.parts), reverse=True):
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only when empty
+        return gone
 
 
 def check_placement(out: Path, course: Path) -> None:

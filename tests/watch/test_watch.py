@@ -184,7 +184,7 @@ def test_a_failing_edit_keeps_the_loop_alive_and_a_good_edit_recovers(course):
         assert "other says v3" in (root / "_build" / "other.html").read_text()
 
 
-def test_deleting_and_renaming_notebooks_moves_their_outputs(course):
+def test_deleting_and_renaming_notebooks_and_files_moves_their_outputs(course):
     root, log = course
     with Running(root, log) as w:
         builds = w.builds()
@@ -198,6 +198,15 @@ def test_deleting_and_renaming_notebooks_moves_their_outputs(course):
         assert not list((root / "_build").glob("other.*"))
         assert "other says v1" in (root / "_build" / "renamed.html").read_text()
         assert w.lines()[lines:] == []  # same code, same folder: rendered from the cache
+        # A course file that goes loses its copy; a file of the author's stays.
+        (root / "_build" / "CNAME").write_text("course.example.org")
+        (root / "notes.txt").write_text("x")
+        w.wait_for_build(w.builds())
+        assert (root / "_build" / "notes.txt").is_file()
+        (root / "notes.txt").unlink()
+        w.wait_for_build(w.builds())
+        assert not (root / "_build" / "notes.txt").exists()
+        assert (root / "_build" / "CNAME").read_text() == "course.example.org"
 
 
 def test_a_settings_change_rebuilds_with_the_new_settings(course):
