@@ -24,6 +24,7 @@ from typing import Any
 import nbformat
 
 from nbbuild.config import Settings
+from nbbuild.course.labels import label
 from nbbuild.course.sources import LoadedNotebook, load
 from nbbuild.errors import SourceError
 from nbbuild.model import Source
@@ -41,17 +42,22 @@ OTHER_TOOLS_TAGS = frozenset({
 })
 KNOWN_TAGS = SLIDE_TAGS | EDITION_TAGS | EXECUTION_TAGS | OTHER_TOOLS_TAGS
 
-#: What a code-along edition shows in place of an answer.
-ANSWER_PROMPT = "**Answer:**"
-#: The class nbconvert gives a notes cell in a page (``celltag_notes``), styled
-#: as a visibly marked box in the speaker edition's pages.
-NOTES_CSS = """<style type="text/css">
-.celltag_notes { border: 2px dashed #b36b00; background: #fff7e6; padding: .4em .8em;
-  margin: .5em 0; border-radius: 4px; }
-.celltag_notes::before { content: "Speaker notes"; display: block; font-weight: bold;
-  color: #b36b00; font-size: .85em; text-transform: uppercase; letter-spacing: .05em; }
-</style>
-"""
+def answer_prompt(lang: str | None = None) -> str:
+    """What a code-along edition shows in place of an answer, in the page's language."""
+    return f"**{label('answer', lang)}**"
+
+
+def notes_css(lang: str | None = None) -> str:
+    """The style of notes cells in the speaker edition's pages (nbconvert gives them
+    the class ``celltag_notes``): a visibly marked box, labelled in the page's language."""
+    return (
+        '<style type="text/css">\n'
+        ".celltag_notes { border: 2px dashed #b36b00; background: #fff7e6; padding: .4em .8em;\n"
+        "  margin: .5em 0; border-radius: 4px; }\n"
+        f'.celltag_notes::before {{ content: "{label("notes", lang)}"; display: block; '
+        "font-weight: bold;\n  color: #b36b00; font-size: .85em; text-transform: uppercase; "
+        "letter-spacing: .05em; }\n</style>\n"
+    )
 
 
 def tags(cell: Any) -> frozenset[str]:
@@ -157,8 +163,10 @@ def merged(loaded: LoadedNotebook) -> nbformat.NotebookNode:
     return nb
 
 
-def edition(nb: nbformat.NotebookNode, name: str) -> nbformat.NotebookNode:
-    """The ``name`` edition of a (merged) language notebook; ``nb`` is not changed."""
+def edition(nb: nbformat.NotebookNode, name: str, lang: str | None = None
+            ) -> nbformat.NotebookNode:
+    """The ``name`` edition of a (merged) language notebook, with nbbuild's words in
+    ``lang``; ``nb`` is not changed."""
     out = copy.copy(nb)
     cells = []
     for cell in nb.cells:
@@ -170,16 +178,16 @@ def edition(nb: nbformat.NotebookNode, name: str) -> nbformat.NotebookNode:
         if name == "code-along":
             if cell_tags & {"notes", "alt"}:
                 continue
-            cell = _code_along(cell, cell_tags)
+            cell = _code_along(cell, cell_tags, lang)
         cells.append(cell)
     out.cells = cells
     return out
 
 
-def _code_along(cell: Any, cell_tags: frozenset[str]) -> Any:
+def _code_along(cell: Any, cell_tags: frozenset[str], lang: str | None) -> Any:
     if cell.cell_type == "markdown" and "answer" in cell_tags:
         cell = copy.deepcopy(cell)
-        cell.source = ANSWER_PROMPT
+        cell.source = answer_prompt(lang)
         return cell
     if cell.cell_type != "code":
         return cell

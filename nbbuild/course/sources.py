@@ -22,6 +22,9 @@ from nbbuild.errors import SourceError
 from nbbuild.model import Source, SourceKind
 
 DEFAULT_KERNEL = "python3"
+#: What a percent ``.py`` source without a header runs on (ipykernel's own spec).
+DEFAULT_KERNELSPEC = {"name": DEFAULT_KERNEL, "display_name": "Python 3 (ipykernel)",
+                      "language": "python"}
 _MARKER_LINE = re.compile(r"^#\s?%%")
 _LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 _EMPHASIS = re.compile(r"(\*{1,3}|_{1,3}|`)(.+?)\1")
@@ -185,6 +188,9 @@ def _parse_percent(source: Source, text: str) -> nbformat.NotebookNode:
     # the same file would then differ. Ids from the cell's position are stable.
     for i, cell in enumerate(nb.cells, 1):
         cell["id"] = f"cell-{i}"
+    # A script without a jupytext header names no kernel; it runs on the default
+    # one, and the executed notebook must say so, or Jupyter asks the student.
+    nb.metadata.setdefault("kernelspec", dict(DEFAULT_KERNELSPEC))
     return nb
 
 

@@ -174,16 +174,17 @@ def export_and_write(
         for key in wanted:
             edition, fmt = split_key(key)
             if edition not in notebooks:
-                notebooks[edition] = editions.edition(merged, edition)
-            head = editions.NOTES_CSS if edition == "speaker" else ""
+                notebooks[edition] = editions.edition(merged, edition, loaded.source.lang)
+            head = editions.notes_css(loaded.source.lang) if edition == "speaker" else ""
             began = time.perf_counter()
             rendered[key] = exporter.exporters.render_one(
-                fmt, notebooks[edition], title=loaded.title, head=head)
+                fmt, notebooks[edition], title=loaded.title, head=head, lang=loaded.source.lang)
             detail[f"render:{fmt}"] = detail.get(f"render:{fmt}", 0.0) + time.perf_counter() - began
     else:
         for fmt in wanted:
             began = time.perf_counter()
-            rendered[fmt] = exporter.exporters.render_one(fmt, loaded.nb, title=loaded.title)
+            rendered[fmt] = exporter.exporters.render_one(fmt, loaded.nb, title=loaded.title,
+                                                          lang=loaded.source.lang)
             detail[f"render:{fmt}"] = time.perf_counter() - began
     began = time.perf_counter()
     for key, data in rendered.items():

@@ -15,6 +15,8 @@ from typing import Any
 
 import nbformat
 
+from nbbuild.course.labels import page_language
+
 #: Compiled nbconvert templates are kept here between builds (``NBBUILD_CACHE_DIR``
 #: overrides the user cache folder). Compiling them costs ~0.4 s of CPU per build.
 CACHE_ENV = "NBBUILD_CACHE_DIR"
@@ -43,10 +45,10 @@ class Exporters:
         return {fmt: self._render(fmt, nb, title) for fmt in self.formats}
 
     def render_one(self, fmt: str, nb: nbformat.NotebookNode, *, title: str,
-                   head: str = "") -> bytes:
+                   head: str = "", lang: str | None = None) -> bytes:
         """One format's file content; ``head`` is markup added to a page's <head>
-        (the speaker edition's style for notes)."""
-        data = self._render(fmt, nb, title)
+        (the speaker edition's style for notes); ``lang`` the page's language."""
+        data = self._render(fmt, nb, title, page_language(lang))
         if head and fmt == "html":
             data = data.replace(b"</head>", head.encode("utf-8") + b"</head>", 1)
         return data
@@ -61,12 +63,15 @@ class Exporters:
         )
         self.render(nb, title="warm-up")
 
-    def _render(self, fmt: str, nb: nbformat.NotebookNode, title: str) -> bytes:
+    def _render(self, fmt: str, nb: nbformat.NotebookNode, title: str,
+                lang: str = "en") -> bytes:
         if fmt == "notebook":
             return (nbformat.writes(nb) + "\n").encode("utf-8")
         if fmt == "code":
             return script(nb).encode("utf-8")
-        body, _ = self._exporter(fmt).from_notebook_node(nb, resources=_resources(title))
+        exporter = self._exporter(fmt)
+        exporter.language_code = lang  # nbconvert's <html lang>; one thread renders
+        body, _ = exporter.from_notebook_node(nb, resources=_resources(title))
         return body.encode("utf-8")
 
     def _exporter(self, fmt: str) -> Any:

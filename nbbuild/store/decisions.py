@@ -151,7 +151,9 @@ class Cache:
             return {"notebook": digest(loaded.nb), **self._settings_parts}
         from nbbuild.course.editions import edition
 
-        editions = {name: digest(edition(loaded.full, name)) for name in self.settings.edition_names}
+        lang = loaded.source.lang
+        editions = {name: digest(edition(loaded.full, name, lang))
+                    for name in self.settings.edition_names}
         return {"notebook": editions, **self._settings_parts}
 
     def _after_execution(self, stale: set[str] | None, loaded: LoadedNotebook) -> set[str] | None:

@@ -3,6 +3,7 @@ execution per language (the bilingual fixture course, built with real kernels)."
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import jupytext
@@ -12,7 +13,7 @@ from click.testing import CliRunner
 
 from nbbuild import build, load_settings
 from nbbuild.cli import main
-from nbbuild.course.editions import ANSWER_PROMPT, edition, for_language
+from nbbuild.course.editions import answer_prompt, edition, for_language
 from nbbuild.course.sources import LoadedNotebook
 from nbbuild.model import Source, SourceKind
 
@@ -68,7 +69,7 @@ def test_what_runs_is_the_language_without_del_and_start_cells():
     ("completed", ["title", "setup()", "solution()", "other_way()", "the answer", "english"]),
     ("speaker", ["title", "the note", "setup()", "solution()", "other_way()", "the answer",
                  "english"]),
-    ("code-along", ["title", "setup()", "", "starter()", ANSWER_PROMPT, "english"]),
+    ("code-along", ["title", "setup()", "", "starter()", answer_prompt(), "english"]),
 ])
 def test_each_edition_keeps_the_cells_its_tags_say(name, expected):
     loaded = _loaded(RULES)
@@ -108,6 +109,21 @@ def bilingual(tmp_path_factory):
 
 def _out(root: Path, lang: str, name: str, fmt: str, stem: str = "01-lists") -> Path:
     return root / lang / name / fmt / (stem + FORMATS[fmt])
+
+
+def test_pages_speak_their_language_and_notebooks_name_their_kernel(bilingual):
+    out, _ = bilingual
+    de_page = _out(out, "de", "code-along", "html").read_text()
+    en_page = _out(out, "en", "code-along", "html").read_text()
+    assert '<html lang="de">' in de_page and '<html lang="en">' in en_page
+    assert "Antwort:" in de_page and "Answer:" not in de_page
+    assert "Answer:" in en_page
+    assert "Notizen für Vortragende" in _out(out, "de", "speaker", "html").read_text()
+    assert '<html lang="de">' in _out(out, "de", "completed", "slides").read_text()
+    # 01-lists.py is a percent script: its executed notebook says what it ran on
+    nb = json.loads(_out(out, "en", "completed", "notebook").read_text())
+    assert nb["metadata"]["kernelspec"]["name"] == "python3"
+    assert nb["metadata"]["kernelspec"]["language"] == "python"
 
 
 def test_the_fixture_builds_every_output_of_every_notebook(bilingual):

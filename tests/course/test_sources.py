@@ -1,3 +1,5 @@
+from pathlib import PurePosixPath
+
 import pytest
 
 from nbbuild.course.sources import load
@@ -98,3 +100,11 @@ def test_titles_lose_inline_markup():
 
     assert plain_text("Welcome to *Programming with `Python`*") == "Welcome to Programming with Python"
     assert plain_text("See [the docs](http://x) and __this__") == "See the docs and this"
+
+
+def test_a_percent_script_without_a_header_names_the_kernel_it_runs_on(tmp_path):
+    path = tmp_path / "lecture.py"
+    path.write_text("# %%\nprint('no header')\n")
+    loaded = load(Source(path=path, rel=PurePosixPath("lecture.py"), kind=SourceKind.PERCENT))
+    assert loaded.nb.metadata["kernelspec"] == {
+        "name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
