@@ -79,8 +79,9 @@ def read(source: Source, settings: Settings) -> LoadedNotebook:
 def prepare(loaded: LoadedNotebook, settings: Settings) -> LoadedNotebook:
     """``read``, for a notebook already loaded from its file."""
     check_languages(loaded, settings.languages)
-    if not settings.variants:
-        return loaded
+    if not settings.variants and not any(tags(c) & (EDITION_TAGS | SLIDE_TAGS)
+                                         for c in loaded.nb.cells):
+        return loaded  # nothing to take out or turn into slide metadata
     return for_language(loaded, loaded.source.lang)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from pathlib import Path
+from typing import Any
 
 from nbbuild.config import Settings
 from nbbuild.course import editions
@@ -26,6 +27,7 @@ from nbbuild.pipeline.jobs import Job
 from nbbuild.pipeline.session import (
     ExportThread,
 )
+from nbbuild.render import views
 from nbbuild.render.layout import asset_roots, outputs_of, split_key
 from nbbuild.render.output_folder import OutputFolder
 from nbbuild.render.outputs import copy_assets, write_atomic
@@ -168,30 +170,46 @@ def export_and_write(
     wanted = [key for key in paths if only is None or key in only]
     detail: dict[str, float] = {}
     rendered = {}
-    if settings.variants:
-        merged = editions.merged(loaded)
-        notebooks = {}
-        for key in wanted:
-            edition, fmt = split_key(key)
-            if edition not in notebooks:
-                notebooks[edition] = editions.edition(merged, edition, loaded.source.lang)
-            head = editions.notes_css(loaded.source.lang) if edition == "speaker" else ""
-            began = time.perf_counter()
-            rendered[key] = exporter.exporters.render_one(
-                fmt, notebooks[edition], title=loaded.title, head=head, lang=loaded.source.lang)
-            detail[f"render:{fmt}"] = detail.get(f"render:{fmt}", 0.0) + time.perf_counter() - began
-    else:
-        for fmt in wanted:
-            began = time.perf_counter()
-            rendered[fmt] = exporter.exporters.render_one(fmt, loaded.nb, title=loaded.title,
-                                                          lang=loaded.source.lang)
-            detail[f"render:{fmt}"] = time.perf_counter() - began
+    lang = loaded.source.lang
+    shown = _EditionViews(loaded, settings.variants)
+    for key in wanted:
+        edition, fmt = split_key(key)
+        head = editions.notes_css(lang) if edition == "speaker" else ""
+        began = time.perf_counter()
+        rendered[key] = exporter.exporters.render_one(
+            fmt, shown.notebook(edition, fmt), title=loaded.title, head=head, lang=lang)
+        detail[f"render:{fmt}"] = detail.get(f"render:{fmt}", 0.0) + time.perf_counter() - began
     began = time.perf_counter()
     for key, data in rendered.items():
         write_atomic(settings.out / paths[key], data)
         folder.wrote([paths[key]])
     detail["write"] = time.perf_counter() - began
     return {key: settings.out / path for key, path in paths.items()}, detail
+
+
+class _EditionViews:
+    """The notebook each (edition, format) renders: the edition of the executed
+    notebook (editions.py), then what that format shows (views.py). A course without
+    editions shows the completed edition, and its decks keep notes as speaker notes."""
+
+    def __init__(self, loaded: LoadedNotebook, variants: bool) -> None:
+        self.loaded = loaded
+        self.variants = variants
+        self._editions: dict[str, Any] = {}
+
+    def notebook(self, edition: str | None, fmt: str) -> Any:
+        if not self.variants:
+            edition = "speaker" if fmt == "slides" else "completed"
+        return views.for_format(self._edition(edition), fmt, speaker=self.variants
+                                and edition == "speaker")
+
+    def _edition(self, name: str) -> Any:
+        if self.loaded.full is None:  # no edition tags: the executed notebook itself
+            return self.loaded.nb
+        if name not in self._editions:
+            merged = self._editions.setdefault("", editions.merged(self.loaded))
+            self._editions[name] = editions.edition(merged, name, self.loaded.source.lang)
+        return self._editions[name]
 
 
 def copy_course_files(settings: Settings, folder: OutputFolder, assets: tuple) -> list[str]:

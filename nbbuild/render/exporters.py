@@ -16,6 +16,7 @@ from typing import Any
 import nbformat
 
 from nbbuild.course.labels import page_language
+from nbbuild.render.views import collapsible
 
 #: Compiled nbconvert templates are kept here between builds (``NBBUILD_CACHE_DIR``
 #: overrides the user cache folder). Compiling them costs ~0.4 s of CPU per build.
@@ -49,8 +50,10 @@ class Exporters:
         """One format's file content; ``head`` is markup added to a page's <head>
         (the speaker edition's style for notes); ``lang`` the page's language."""
         data = self._render(fmt, nb, title, page_language(lang))
-        if head and fmt == "html":
-            data = data.replace(b"</head>", head.encode("utf-8") + b"</head>", 1)
+        if fmt == "html":
+            if head:
+                data = data.replace(b"</head>", head.encode("utf-8") + b"</head>", 1)
+            data = collapsible(data, lang)
         return data
 
     def warm_up(self) -> None:
