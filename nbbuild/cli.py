@@ -76,6 +76,8 @@ def _build_options(command):
     "--no-wait", is_flag=True, help="Stop at once if another build of the course is running."
 )
 @click.option("--force", is_flag=True, help="Execute every notebook, whatever the cache says.")
+@click.option("--strict", is_flag=True, default=None,
+              help="Broken links fail the build (exit 1).")
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the cache.")
 @click.option(
     "--report", "report_path", type=click.Path(dir_okay=False), help="Write a JSON build report."
@@ -95,6 +97,7 @@ def build(
     cluster_shared_fs: bool | None,
     no_wait: bool,
     force: bool,
+    strict: bool | None,
     no_cache: bool,
     report_path: str | None,
     quiet: bool,
@@ -106,7 +109,8 @@ def build(
     settings = _settings_or_exit(
         course, out=out, out_overwrite=out_overwrite, formats=formats, workers=workers,
         timeout=timeout, notebook_timeout=notebook_timeout, cache_dir=cache_dir,
-        fork_kernels=fork_kernels, cluster=cluster, cluster_shared_fs=cluster_shared_fs)
+        fork_kernels=fork_kernels, cluster=cluster, cluster_shared_fs=cluster_shared_fs,
+        strict=strict)
     reporter = _reporter(quiet)
     try:
         result = run_build(
@@ -120,6 +124,9 @@ def build(
         _fail(str(exc), EXIT_USAGE)
     if report_path:
         _write_report(Path(report_path), result, settings)
+    if result.strict and result.broken_links:
+        click.echo(f"nbbuild: {len(result.broken_links)} broken link(s); the build fails "
+                   "(strict)", err=True)
     sys.exit(EXIT_OK if result.ok else EXIT_NOTEBOOKS_FAILED)
 
 

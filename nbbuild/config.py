@@ -62,6 +62,8 @@ class Settings:
     #: over 100% warns, or fails the notebook when ``strict_budgets`` is true.
     budgets: tuple[tuple[str, float], ...] = ()
     strict_budgets: bool = False
+    #: Broken links (and other warnings about the output) fail the build.
+    strict: bool = False
     #: Names of environment variables whose values can change results: part of
     #: every notebook's execution key.
     env: tuple[str, ...] = ()
@@ -147,6 +149,7 @@ _FILE_KEYS: dict[str, type | tuple[type, ...]] = {
     "env": list,
     "budgets": dict,
     "strict_budgets": bool,
+    "strict": bool,
     "out_overwrite": bool,
     "max_source_mb": (int, float),
     "allow_links": list,

@@ -128,6 +128,13 @@ class BuildResult:
     pool_startup: float = 0.0
     #: Seconds from the start of execution until the last worker finished.
     execution_span: float = 0.0
+    #: Broken links found in this build (source, cell, target), and whether they
+    #: fail it (``strict``).
+    broken_links: list[str] = field(default_factory=list)
+    strict: bool = False
+    #: Local links and asset references checked in the built pages (0 when no page
+    #: changed, and none had to be read).
+    links_checked: int = 0
 
     def count(self, status: Status) -> int:
         return sum(1 for r in self.results if r.status is status)
@@ -139,4 +146,4 @@ class BuildResult:
 
     @property
     def ok(self) -> bool:
-        return all(r.ok for r in self.results)
+        return all(r.ok for r in self.results) and not (self.strict and self.broken_links)

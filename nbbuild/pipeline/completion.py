@@ -176,13 +176,18 @@ def export_and_write(
         edition, fmt = split_key(key)
         head = editions.notes_css(lang) if edition == "speaker" else ""
         began = time.perf_counter()
+        nb = shown.notebook(edition, fmt)
+        if exporter.links is not None and fmt != "code":
+            nb = exporter.links.rewrite(nb, loaded.source, edition, fmt, paths[key],
+                                        loaded.cell_numbers if shown.as_executed else None)
         rendered[key] = exporter.exporters.render_one(
-            fmt, shown.notebook(edition, fmt), title=loaded.title, head=head, lang=lang)
+            fmt, nb, title=loaded.title, head=head, lang=lang)
         detail[f"render:{fmt}"] = detail.get(f"render:{fmt}", 0.0) + time.perf_counter() - began
     began = time.perf_counter()
     for key, data in rendered.items():
         write_atomic(settings.out / paths[key], data)
         folder.wrote([paths[key]])
+        folder.touched = True
     detail["write"] = time.perf_counter() - began
     return {key: settings.out / path for key, path in paths.items()}, detail
 
@@ -202,6 +207,12 @@ class _EditionViews:
             edition = "speaker" if fmt == "slides" else "completed"
         return views.for_format(self._edition(edition), fmt, speaker=self.variants
                                 and edition == "speaker")
+
+    @property
+    def as_executed(self) -> bool:
+        """Whether the notebooks shown have the executed notebook's cells (so its
+        cell numbers apply)."""
+        return self.loaded.full is None
 
     def _edition(self, name: str) -> Any:
         if self.loaded.full is None:  # no edition tags: the executed notebook itself

@@ -17,6 +17,7 @@ from nbbuild.kernels.pool import (
 )
 from nbbuild.kernels.tracking import install_code
 from nbbuild.render.exporters import Exporters
+from nbbuild.render.links import LinkMap
 
 
 @dataclass
@@ -51,6 +52,8 @@ class ExportThread:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nbbuild-export")
         #: Whether the exporters have paid their first-use cost (``warm_up``).
         self.warm = False
+        #: This build's lecture links (render/links.py), set by the build.
+        self.links: LinkMap | None = None
 
     def warm_up(self) -> None:
         """Runs on the export thread."""

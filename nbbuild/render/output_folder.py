@@ -40,6 +40,12 @@ class OutputFolder:
         self.recorded: set[str] = set()
         self._saved: frozenset[str] = frozenset()
         self._lock: IO[str] | None = None
+        #: Broken links as last found, by source (store key) or ``""`` for those
+        #: found in the built pages: a build that renders nothing keeps them.
+        self.broken_links: dict[str, list[str]] = {}
+        #: Whether this build wrote or removed an output (the index and unchanged
+        #: course files aside): the links of the pages must be checked again.
+        self.touched = False
 
     @classmethod
     def claim(
@@ -72,7 +78,7 @@ class OutputFolder:
             raise
         self._lock = lock
         self.recorded = self._read_manifest()
-        self._saved = frozenset(self.recorded)
+        self._saved = self._state()
 
     def _refuse_foreign_content(self) -> None:
         """A folder nbbuild did not make must be new or empty (or ``overwrite``)."""
@@ -115,7 +121,7 @@ class OutputFolder:
         lock.flush()
         if legacy:  # made by an nbbuild that kept no list: all of it was written by it
             self.recorded = set(_files_under(self.out))
-            self._saved = frozenset()
+            self._saved = (frozenset(), "")
             self.save()
 
     def _read_manifest(self) -> set[str]:
@@ -123,9 +129,14 @@ class OutputFolder:
         try:
             data = json.loads((self.out / MANIFEST).read_text("utf-8"))
             recorded.update(p for p in data.get("files", []) if isinstance(p, str))
+            links = data.get("broken_links", {})
+            self.broken_links = {str(k): [str(m) for m in v] for k, v in links.items()}
         except (OSError, ValueError, AttributeError):
             pass
         return recorded
+
+    def _state(self) -> tuple[frozenset[str], str]:
+        return frozenset(self.recorded), json.dumps(self.broken_links, sort_keys=True)
 
     # -- during the build -----------------------------------------------------------
 
@@ -159,17 +170,19 @@ class OutputFolder:
             target = path if Path(path).is_absolute() else self.out / path
             with contextlib.suppress(FileNotFoundError, NotADirectoryError):
                 Path(target).unlink()
+                self.touched = True
             self.recorded.discard(Path(target).relative_to(self.out).as_posix())
 
     def save(self) -> None:
         """Write the list of files written, when it changed (a no-op build does not)."""
-        if frozenset(self.recorded) == self._saved:
+        if self._state() == self._saved:
             return
         from nbbuild.render.outputs import write_atomic
 
-        data = {"nbbuild": _FORMAT, "files": sorted(self.recorded)}
+        data = {"nbbuild": _FORMAT, "files": sorted(self.recorded),
+                "broken_links": self.broken_links}
         write_atomic(self.out / MANIFEST, json.dumps(data, indent=0).encode("utf-8"))
-        self._saved = frozenset(self.recorded)
+        self._saved = self._state()
 
     def release(self) -> None:
         lock, self._lock = self._lock, None
@@ -194,7 +207,8 @@ class OutputFolder:
         was left (not nbbuild's)."""
         removed = len(self._delete(set(self.recorded)))
         (self.out / MANIFEST).unlink(missing_ok=True)
-        self._saved = frozenset()
+        self.broken_links = {}
+        self._saved = self._state()
         # The folder goes back to what it was: the user's (with what is left), or gone.
         lock, self._lock = self._lock, None
         (self.out / MARKER).unlink(missing_ok=True)
@@ -227,6 +241,7 @@ class OutputFolder:
             try:
                 path.unlink()
                 gone.append(rel)
+                self.touched = True
             except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
                 pass
             folders.update(p for p in path.parents if _inside(p, self.out) and p != self.out)
