@@ -64,6 +64,9 @@ class Settings:
     strict_budgets: bool = False
     #: Broken links (and other warnings about the output) fail the build.
     strict: bool = False
+    #: Where pages and decks load reveal.js and MathJax from: ``local`` (a copy in
+    #: ``OUT/_static``, works offline) or ``cdn`` (nbconvert's CDN links).
+    assets: str = "local"
     #: Names of environment variables whose values can change results: part of
     #: every notebook's execution key.
     env: tuple[str, ...] = ()
@@ -150,6 +153,7 @@ _FILE_KEYS: dict[str, type | tuple[type, ...]] = {
     "budgets": dict,
     "strict_budgets": bool,
     "strict": bool,
+    "assets": str,
     "out_overwrite": bool,
     "max_source_mb": (int, float),
     "allow_links": list,
@@ -229,6 +233,8 @@ def _make(course: Path, merged: dict[str, Any], source: Path | None, where: str)
     if not isinstance(workers, int) or workers < 1:
         raise ConfigError(f"{where}: workers must be a whole number of at least 1")
     _check_limits(merged, where)
+    if merged.get("assets", "local") not in ("local", "cdn"):
+        raise ConfigError(f"{where}: assets must be \"local\" or \"cdn\"")
     for key in ("include", "exclude", "allow_errors", "env", "allow_links"):
         if key in merged:
             merged[key] = _strings(merged[key], key, where)

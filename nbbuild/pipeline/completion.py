@@ -28,6 +28,8 @@ from nbbuild.pipeline.session import (
     ExportThread,
 )
 from nbbuild.render import views
+from nbbuild.render.assets import install as install_static
+from nbbuild.render.assets import needs_static, static_prefix
 from nbbuild.render.layout import asset_roots, outputs_of, split_key
 from nbbuild.render.output_folder import OutputFolder
 from nbbuild.render.outputs import copy_assets, write_atomic
@@ -109,9 +111,8 @@ async def write_outputs(
             export_and_write, exporter, loaded, settings, folder, only
         )
     except OSError as exc:
-        raise NotebookError(
-            str(loaded.source.rel), f"outputs not written: {exc.strerror} ({exc.filename})"
-        ) from None
+        why = f"{exc.strerror} ({exc.filename})" if exc.strerror else repr(exc)
+        raise NotebookError(str(loaded.source.rel), f"outputs not written: {why}") from None
 
 
 def record_result(
@@ -181,7 +182,7 @@ def export_and_write(
             nb = exporter.links.rewrite(nb, loaded.source, edition, fmt, paths[key],
                                         loaded.cell_numbers if shown.as_executed else None)
         rendered[key] = exporter.exporters.render_one(
-            fmt, nb, title=loaded.title, head=head, lang=lang)
+            fmt, nb, title=loaded.title, head=head, lang=lang, static=static_prefix(paths[key]))
         detail[f"render:{fmt}"] = detail.get(f"render:{fmt}", 0.0) + time.perf_counter() - began
     began = time.perf_counter()
     for key, data in rendered.items():
@@ -231,6 +232,10 @@ def copy_course_files(settings: Settings, folder: OutputFolder, assets: tuple) -
     for root in asset_roots(settings):
         present, trouble = copy_assets(settings.course, settings.out / root, assets)
         folder.wrote(root / rel for rel in present)
+        problems += trouble
+    if needs_static(settings):
+        present, trouble = install_static(settings.out)
+        folder.wrote(present)
         problems += trouble
     return problems
 

@@ -48,7 +48,8 @@ class ExportThread:
     """
 
     def __init__(self, settings: Settings) -> None:
-        self.exporters = Exporters(settings.formats, reveal_url_prefix=settings.reveal_url_prefix)
+        self.exporters = Exporters(settings.formats, reveal_url_prefix=settings.reveal_url_prefix,
+                                   assets=settings.assets)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nbbuild-export")
         #: Whether the exporters have paid their first-use cost (``warm_up``).
         self.warm = False

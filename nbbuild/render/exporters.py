@@ -36,9 +36,12 @@ def template_cache_dir() -> Path:
 class Exporters:
     """The build's exporter instances, created on first use and then reused."""
 
-    def __init__(self, formats: tuple[str, ...], *, reveal_url_prefix: str | None = None):
+    def __init__(self, formats: tuple[str, ...], *, reveal_url_prefix: str | None = None,
+                 assets: str = "cdn"):
         self.formats = formats
         self.reveal_url_prefix = reveal_url_prefix
+        #: ``local``: nbbuild's templates, loading their scripts from ``_static``.
+        self.assets = assets
         self._instances: dict[str, Any] = {}
 
     def render(self, nb: nbformat.NotebookNode, *, title: str) -> dict[str, bytes]:
@@ -46,10 +49,11 @@ class Exporters:
         return {fmt: self._render(fmt, nb, title) for fmt in self.formats}
 
     def render_one(self, fmt: str, nb: nbformat.NotebookNode, *, title: str,
-                   head: str = "", lang: str | None = None) -> bytes:
+                   head: str = "", lang: str | None = None, static: str = "_static") -> bytes:
         """One format's file content; ``head`` is markup added to a page's <head>
-        (the speaker edition's style for notes); ``lang`` the page's language."""
-        data = self._render(fmt, nb, title, page_language(lang))
+        (the speaker edition's style for notes); ``lang`` the page's language;
+        ``static`` the URL of the output's ``_static`` folder, relative to the page."""
+        data = self._render(fmt, nb, title, page_language(lang), static)
         if fmt == "html":
             if head:
                 data = data.replace(b"</head>", head.encode("utf-8") + b"</head>", 1)
@@ -67,14 +71,22 @@ class Exporters:
         self.render(nb, title="warm-up")
 
     def _render(self, fmt: str, nb: nbformat.NotebookNode, title: str,
-                lang: str = "en") -> bytes:
+                lang: str = "en", static: str = "_static") -> bytes:
         if fmt == "notebook":
             return (nbformat.writes(nb) + "\n").encode("utf-8")
         if fmt == "code":
             return script(nb).encode("utf-8")
         exporter = self._exporter(fmt)
         exporter.language_code = lang  # nbconvert's <html lang>; one thread renders
-        body, _ = exporter.from_notebook_node(nb, resources=_resources(title))
+        resources = _resources(title)
+        if self.assets == "local":  # each page finds _static relative to itself
+            from nbbuild.render.assets import mathjax_url, reveal_prefix
+
+            exporter.mathjax_url = mathjax_url(static)
+            if fmt == "slides":
+                exporter.reveal_url_prefix = reveal_prefix(static)
+            resources["nbbuild_static"] = static
+        body, _ = exporter.from_notebook_node(nb, resources=resources)
         return body.encode("utf-8")
 
     def _exporter(self, fmt: str) -> Any:
@@ -85,10 +97,19 @@ class Exporters:
     def _create(self, fmt: str) -> Any:
         from nbbuild.render.pages import DeckExporter, PageExporter, prepare
 
+        own: dict[str, Any] = {}
+        if self.assets == "local":  # nbbuild's templates: scripts from _static
+            from nbbuild.render.assets import templates_dir
+
+            own = {"extra_template_paths": [templates_dir()],
+                   "template_file": "nbbuild_page.html.j2" if fmt == "html"
+                   else "nbbuild_deck.html.j2"}
         if fmt == "html":
-            exporter = PageExporter()
+            exporter = PageExporter(**own)
         elif fmt == "slides":
-            exporter = DeckExporter()
+            if own:  # reveal's "simple" theme (nbconvert's default) loads Google Fonts
+                own["reveal_theme"] = "white"
+            exporter = DeckExporter(**own)
             if self.reveal_url_prefix:
                 exporter.reveal_url_prefix = self.reveal_url_prefix
         else:

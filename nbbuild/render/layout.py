@@ -81,4 +81,8 @@ def produced_paths(settings: Settings, course: Course) -> set[str]:
         paths.update(p.as_posix() for p in outputs_of(settings, source).values())
     for root in asset_roots(settings):
         paths.update((root / rel).as_posix() for rel in course.assets)
+    from nbbuild.render.assets import asset_paths, needs_static
+
+    if needs_static(settings):
+        paths |= asset_paths()
     return paths

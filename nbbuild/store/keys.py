@@ -82,6 +82,7 @@ def settings_parts(settings: Settings) -> dict[str, Any]:
         "nbconvert": _version("nbconvert"),
         "nbbuild": __version__,
         "reveal_url_prefix": settings.reveal_url_prefix,
+        "assets": settings.assets,
         "out": str(settings.out),
     }
     if settings.variants:
