@@ -139,3 +139,27 @@ def test_a_deck_works_from_a_static_server_with_no_network(offline_course, offli
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_every_page_and_deck_of_the_demo_course_loads_nothing_from_outside(
+        course, private_tmp, offline_browser):
+    """fixtures/course, every page and deck opened from file:// with the network
+    blocked: no request leaves the machine and none fails."""
+    assert build(load_settings(course, workers=4)).ok
+    out = course / "_build"
+    pages = sorted(p for p in out.rglob("*.html") if "_static" not in p.parts)
+    outside, failures = [], []
+    for page in pages:
+        offline_browser.get_log("performance")
+        offline_browser.get(page.as_uri())
+        if page.name.endswith(".slides.html"):
+            _wait(offline_browser, "return window.Reveal && Reveal.isReady();")
+        _wait(offline_browser, "return document.readyState === 'complete';")
+        time.sleep(0.3)  # fonts and MathJax's own loads
+        asked, failed = _requests(offline_browser)
+        outside += [u for u in asked if not u.startswith(("file://", "data:"))]
+        failures += failed
+    print(f"\n{len(pages)} pages and decks of fixtures/course opened offline: "
+          f"{len(outside)} requests left the machine, {len(failures)} failed")
+    assert len(pages) == 27  # 13 pages, 13 decks, the index
+    assert outside == [] and failures == []
