@@ -12,7 +12,7 @@ from ..conftest import write_notebook
 
 def _files(out) -> set[str]:
     return {p.relative_to(out).as_posix() for p in out.rglob("*")
-            if p.is_file() and not p.name.startswith(".nbbuild-")}
+            if p.is_file() and not p.name.startswith(".nbbuild-") and "_static" not in p.parts}
 
 
 def test_deleted_renamed_and_dropped_outputs_are_removed_and_the_authors_files_stay(
