@@ -9,7 +9,8 @@ only when the installed package changed.
 
 The files come from packages installed with nbbuild, never from this repository:
 
-* MathJax 2.7 from ``jupyter-server-mathjax`` (what Jupyter Server serves offline);
+* MathJax 3 (its combined TeX + CommonHTML component and fonts) from
+  ``django-static-mathjax``, a packaging of MathJax with no dependencies;
 * reveal.js 5 (core and the notes plugin) from ``sphinx-revealjs``.
 
 No Python package ships mermaid: a diagram is shown as its source.
@@ -29,14 +30,15 @@ from nbbuild.render.outputs import copy_assets
 STATIC = PurePosixPath("_static")
 #: (folder under _static, package, folder inside the package, parts of it to copy).
 SOURCES = (
-    ("mathjax", "jupyter_server_mathjax", "static",
-     ("MathJax.js", "config", "extensions", "fonts", "jax", "localization")),
+    ("mathjax", "mathjax", "static/mathjax/es5",
+     ("tex-chtml-full.js", "output/chtml/fonts/woff-v2", "ui", "a11y/assistive-mml.js")),
     ("reveal", "sphinx_revealjs", "_static/revealjs",
      ("dist/reveal.js", "dist/reveal.css", "dist/reset.css", "dist/theme", "plugin/notes",
       "LICENSE")),
 )
-#: What a page asks MathJax for (the configuration the package ships).
-MATHJAX_QUERY = "MathJax.js?config=TeX-AMS-MML_HTMLorMML-full,Safe"
+_DISTRIBUTIONS = {"mathjax": "django-static-mathjax", "sphinx_revealjs": "sphinx-revealjs"}
+#: The MathJax component a page loads: TeX input, every extension, CommonHTML output.
+MATHJAX_SCRIPT = "tex-chtml-full.js"
 
 
 class MissingAssets(RuntimeError):
@@ -51,8 +53,9 @@ def asset_files() -> tuple[tuple[Path, PurePosixPath], ...]:
         spec = find_spec(package)
         if spec is None or spec.origin is None:
             raise MissingAssets(
-                f"{package} is not installed; pages and decks need it to work offline "
-                f"(pip install {package.replace('_', '-')}, or set assets = \"cdn\")")
+                f"{_DISTRIBUTIONS[package]} is not installed; pages and decks need it to "
+                f"work offline (pip install {_DISTRIBUTIONS[package]}, or set "
+                'assets = "cdn")')
         root = Path(spec.origin).parent / inside
         for part in parts:
             top = root / part
@@ -90,7 +93,7 @@ def static_prefix(page: PurePosixPath) -> str:
 
 
 def mathjax_url(prefix: str) -> str:
-    return f"{prefix}/mathjax/{MATHJAX_QUERY}"
+    return f"{prefix}/mathjax/{MATHJAX_SCRIPT}"
 
 
 def reveal_prefix(prefix: str) -> str:

@@ -100,7 +100,7 @@ def _check_deck(driver, url: str) -> list[str]:
     assert driver.execute_script(fragment) is False
     driver.execute_script("Reveal.next();")
     _wait(driver, fragment)
-    _wait(driver, "return document.querySelectorAll('.MathJax_Display, .MathJax').length > 0;")
+    _wait(driver, "return document.querySelectorAll('mjx-container').length > 0;")
     notes = driver.execute_script("return Reveal.getSlides().map(s => Reveal.getSlideNotes(s))"
                                   ".filter(n => n).join(' ');")
     assert "Say it slowly." in notes
@@ -114,7 +114,7 @@ def test_a_deck_in_a_subfolder_and_a_page_work_from_file_urls_offline(
     asked = _check_deck(offline_browser, (offline_course / "part1" / "deck.slides.html").as_uri())
     offline_browser.get_log("performance")
     offline_browser.get((offline_course / "part1" / "deck.html").as_uri())
-    _wait(offline_browser, "return document.querySelectorAll('.MathJax_Display').length > 0;")
+    _wait(offline_browser, "return document.querySelectorAll('mjx-container').length > 0;")
     mermaid = offline_browser.execute_script(
         "var d = document.querySelector('.jp-Mermaid, pre.mermaid, code.language-mermaid');"
         "return d && d.offsetHeight > 0 ? d.textContent : null;")
