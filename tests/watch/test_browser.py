@@ -38,8 +38,8 @@ def site(course, private_tmp):
     server.server_close()
 
 
-@pytest.fixture
-def browser(tmp_path):
+def start_chromium(profile, *flags: str, capabilities: dict | None = None):
+    """Headless Debian chromium through chromedriver, with a profile of its own."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -48,10 +48,18 @@ def browser(tmp_path):
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
                  "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync",
-                 f"--user-data-dir={tmp_path / 'profile'}"):
+                 f"--user-data-dir={profile}", *flags):
         options.add_argument(flag)
+    for name, value in (capabilities or {}).items():
+        options.set_capability(name, value)
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(60)
+    return driver
+
+
+@pytest.fixture
+def browser(tmp_path):
+    driver = start_chromium(tmp_path / "profile")
     yield driver
     driver.quit()
 

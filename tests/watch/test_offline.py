@@ -17,7 +17,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from nbbuild import build, load_settings
 
-from .test_browser import CHROMEDRIVER, CHROMIUM
+from .test_browser import start_chromium
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
@@ -47,21 +47,11 @@ def offline_course(tmp_path, private_tmp):
 
 @pytest.fixture
 def offline_browser(tmp_path):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--allow-file-access-from-files",
-                 # Every host name fails to resolve: nothing can leave the machine.
-                 "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-                 f"--user-data-dir={tmp_path / 'profile'}"):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(60)
+    driver = start_chromium(
+        tmp_path / "profile", "--allow-file-access-from-files",
+        # Every host name fails to resolve: nothing can leave the machine.
+        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+        capabilities={"goog:loggingPrefs": {"performance": "ALL"}})
     yield driver
     driver.quit()
 
