@@ -16,7 +16,7 @@ import contextlib
 import signal
 import sqlite3
 import time
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from nbbuild.config import Settings
@@ -41,12 +41,12 @@ from nbbuild.pipeline.session import (
     pool_for,
     warm_up_after,
 )
+from nbbuild.pipeline.tidy import check_links, prune_stale
 from nbbuild.pipeline.workers import (
     worker,
 )
 from nbbuild.platforms import loop_factory
-from nbbuild.render.layout import produced_paths
-from nbbuild.render.links import LinkMap, broken_in_pages
+from nbbuild.render.links import LinkMap
 from nbbuild.render.output_folder import OutputFolder
 from nbbuild.render.outputs import write_index
 from nbbuild.report.progress import NullReporter, Reporter
@@ -141,8 +141,8 @@ async def _build(
         ordered = [results[i] for i in range(len(course.sources))]
         index = await _write_index(settings, folder, exporter, ordered)
         if only is None:  # a whole build: what it does not produce is stale
-            _prune(folder, settings, course, reporter)
-        broken, checked = await _check_links(exporter, folder, reporter)
+            prune_stale(folder, settings, course, reporter)
+        broken, checked = await check_links(exporter, folder, reporter)
         record_runs(store, ordered, reporter)
         result = BuildResult(
             ordered,
@@ -176,47 +176,6 @@ def _kept(course: Course, only: set[str] | None,
     known = previous or {}
     return {i: known[s.key] for i, s in enumerate(course.sources)
             if s.key not in only and s.key in known}
-
-
-async def _check_links(exporter: ExportThread, folder: OutputFolder,
-                       reporter: Reporter) -> tuple[list[str], int]:
-    """Broken links: those found while rewriting lecture links (with their cell), and
-    local links of every built page that lead to no file. Pages are read again only
-    when this build wrote or removed something (a no-op build reads none)."""
-    links, known = exporter.links, folder.broken_links
-    if links is not None:  # what was rendered now replaces what was known of it
-        for key in links.rewritten:
-            known.pop(key, None)
-        for (key, _cell, _target), message in links.problems.items():
-            known.setdefault(key, []).append(message)
-        sources = {s.key for s in links.course.sources}
-        for key in [k for k in known if k and k not in sources]:
-            del known[key]  # a lecture that is gone
-    checked = 0
-    if folder.touched:
-        pages = [PurePosixPath(p) for p in sorted(folder.recorded) if p.endswith(".html")]
-        checked, broken = await exporter.submit(broken_in_pages, folder.out, pages)
-        named = {target for _key, _cell, target in (links.problems if links else {})}
-        known[""] = [f"{page}: links to {target}, which is not in the output"
-                     for page, target in broken if target not in named]
-        if not known[""]:
-            del known[""]
-    problems = [message for key in sorted(known) for message in known[key]]
-    for problem in problems:
-        reporter.warning(f"broken link: {problem}")
-    return problems, checked
-
-
-def _prune(folder: OutputFolder, settings: Settings, course: Course,
-           reporter: Reporter) -> None:
-    try:
-        gone = folder.prune(produced_paths(settings, course))
-    except OSError as exc:
-        reporter.warning(f"{folder.out}: stale outputs not all removed ({exc})")
-        return
-    if gone:
-        shown = ", ".join(gone[:5]) + (f" and {len(gone) - 5} more" if len(gone) > 5 else "")
-        reporter.warning(f"removed {len(gone)} stale file(s) from {folder.out}: {shown}")
 
 
 async def _write_index(settings: Settings, folder: OutputFolder, exporter: ExportThread,

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from nbbuild.config import Settings
-    from nbbuild.model import Course, Source
+    from nbbuild.model import Source
 
 SUFFIXES = {"html": ".html", "slides": ".slides.html", "notebook": ".ipynb", "code": ".py"}
 INDEX = PurePosixPath("index.html")
@@ -71,18 +71,3 @@ def asset_roots(settings: Settings) -> list[PurePosixPath]:
     }
     return sorted(roots)
 
-
-def produced_paths(settings: Settings, course: Course) -> set[str]:
-    """Every file a whole build of ``course`` writes, relative to the output folder:
-    each notebook's outputs, the index, and the course's files in every folder that
-    mirrors the course."""
-    paths = {str(INDEX)} if "html" in settings.formats else set()
-    for source in course.sources:
-        paths.update(p.as_posix() for p in outputs_of(settings, source).values())
-    for root in asset_roots(settings):
-        paths.update((root / rel).as_posix() for rel in course.assets)
-    from nbbuild.render.assets import asset_paths, needs_static
-
-    if needs_static(settings):
-        paths |= asset_paths()
-    return paths
