@@ -8,9 +8,7 @@ from pathlib import PurePosixPath
 
 from nbbuild.config import Settings
 from nbbuild.model import Course
-from nbbuild.pipeline.session import (
-    ExportThread,
-)
+from nbbuild.pipeline.session import ExportThread
 from nbbuild.render.assets import asset_paths, needs_static
 from nbbuild.render.layout import INDEX, asset_roots, outputs_of
 from nbbuild.render.links import broken_in_pages
@@ -19,7 +17,7 @@ from nbbuild.report.progress import Reporter
 
 
 async def check_links(exporter: ExportThread, folder: OutputFolder,
-                       reporter: Reporter) -> tuple[list[str], int]:
+                      reporter: Reporter) -> tuple[list[str], int]:
     """Broken links: those found while rewriting lecture links (with their cell), and
     local links of every built page that lead to no file. Pages are read again only
     when this build wrote or removed something (a no-op build reads none)."""
@@ -48,7 +46,7 @@ async def check_links(exporter: ExportThread, folder: OutputFolder,
 
 
 def prune_stale(folder: OutputFolder, settings: Settings, course: Course,
-           reporter: Reporter) -> None:
+                reporter: Reporter) -> None:
     try:
         gone = folder.prune(produced_paths(settings, course))
     except OSError as exc:
