@@ -46,6 +46,7 @@ from nbbuild.pipeline.workers import (
     worker,
 )
 from nbbuild.platforms import loop_factory
+from nbbuild.render.assets import asset_files, needs_static
 from nbbuild.render.links import LinkMap
 from nbbuild.render.output_folder import OutputFolder
 from nbbuild.render.outputs import write_index
@@ -126,6 +127,8 @@ async def _build(
     cpu_began = time.process_time()
     if session is None:
         _cancel_on_sigterm()
+    if needs_static(settings):
+        asset_files()  # a missing asset package is a message now, not a failure later
     course = discover(settings)
     for problem in course.skipped:
         reporter.warning(problem)

@@ -25,6 +25,7 @@ from importlib.util import find_spec
 from pathlib import Path, PurePosixPath
 
 from nbbuild.config import Settings
+from nbbuild.errors import NbbuildError
 from nbbuild.render.outputs import copy_assets
 
 STATIC = PurePosixPath("_static")
@@ -41,8 +42,8 @@ _DISTRIBUTIONS = {"mathjax": "django-static-mathjax", "sphinx_revealjs": "sphinx
 MATHJAX_SCRIPT = "tex-chtml-full.js"
 
 
-class MissingAssets(RuntimeError):
-    """A package that ships the assets is not installed."""
+class MissingAssets(NbbuildError):
+    """A package that ships the assets is not installed (exit 2, before any work)."""
 
 
 @functools.cache
