@@ -44,6 +44,7 @@ import os
 import signal
 import sys
 import threading
+import time
 
 _IMPORTED_BY_EVERY_KERNEL = (
     "IPython.core.completerlib",
@@ -252,17 +253,13 @@ def _stop_descendants() -> None:
                 os.kill(pid, signal.SIGKILL)
             except OSError:
                 pass
-        deadline = 0
-        while deadline < 20:
+        for _wait in range(20):  # reap what it can (a keeper has SIGCHLD at default)
             try:
                 pid, _ = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
                 break
             if pid == 0:
-                import time
-
                 time.sleep(0.005)
-                deadline += 1
 
 
 def _descendants(root: int) -> list:

@@ -127,11 +127,7 @@ async def _build(
     cpu_began = time.process_time()
     if session is None:
         _cancel_on_sigterm()
-    if needs_static(settings):
-        asset_files()  # a missing asset package is a message now, not a failure later
-    course = discover(settings)
-    for problem in course.skipped:
-        reporter.warning(problem)
+    course = _course(settings, reporter)
     exporter = session.exporter if session is not None else ExportThread(settings)
     exporter.links = LinkMap(settings, course)
     store = _open_store(settings, reporter) if use_cache else None
@@ -169,6 +165,17 @@ async def _build(
         _save_manifest(folder, reporter)
     reporter.build_finished(result)
     return result
+
+
+def _course(settings: Settings, reporter: Reporter) -> Course:
+    """The course as discovered (what was skipped, said), once the assets its pages
+    need are known to be installed: a missing package is a message before any work."""
+    if needs_static(settings):
+        asset_files()
+    course = discover(settings)
+    for problem in course.skipped:
+        reporter.warning(problem)
+    return course
 
 
 def _kept(course: Course, only: set[str] | None,

@@ -201,6 +201,7 @@ class _EditionViews:
     def __init__(self, loaded: LoadedNotebook, variants: bool) -> None:
         self.loaded = loaded
         self.variants = variants
+        self._merged: Any = None
         self._editions: dict[str, Any] = {}
 
     def notebook(self, edition: str | None, fmt: str) -> Any:
@@ -219,8 +220,9 @@ class _EditionViews:
         if self.loaded.full is None:  # no edition tags: the executed notebook itself
             return self.loaded.nb
         if name not in self._editions:
-            merged = self._editions.setdefault("", editions.merged(self.loaded))
-            self._editions[name] = editions.edition(merged, name, self.loaded.source.lang)
+            if self._merged is None:
+                self._merged = editions.merged(self.loaded)
+            self._editions[name] = editions.edition(self._merged, name, self.loaded.source.lang)
         return self._editions[name]
 
 

@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import functools
 import os
-import posixpath
 from importlib.util import find_spec
 from pathlib import Path, PurePosixPath
 
 from nbbuild.config import Settings
 from nbbuild.errors import NbbuildError
+from nbbuild.render.layout import relative_url
 from nbbuild.render.outputs import copy_assets
 
 STATIC = PurePosixPath("_static")
@@ -90,7 +90,7 @@ def needs_static(settings: Settings) -> bool:
 
 def static_prefix(page: PurePosixPath) -> str:
     """``_static`` as a URL relative to ``page`` (both under the output folder)."""
-    return posixpath.relpath(str(STATIC), str(page.parent) or ".")
+    return relative_url(STATIC, page)
 
 
 def mathjax_url(prefix: str) -> str:

@@ -11,6 +11,7 @@ whatever ``--out`` it is given, never mistakes outputs for sources.
 
 from __future__ import annotations
 
+import posixpath
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
@@ -71,3 +72,7 @@ def asset_roots(settings: Settings) -> list[PurePosixPath]:
     }
     return sorted(roots)
 
+
+def relative_url(target: PurePosixPath, page: PurePosixPath) -> str:
+    """``target`` as a URL relative to ``page`` (both under the output folder)."""
+    return posixpath.relpath(target.as_posix(), page.parent.as_posix() or ".")

@@ -23,7 +23,7 @@ from urllib.parse import unquote, urlsplit
 
 from nbbuild.config import Settings
 from nbbuild.model import Course, Source
-from nbbuild.render.layout import INDEX, output_key, outputs_of
+from nbbuild.render.layout import INDEX, output_key, outputs_of, relative_url
 
 #: ``[text](target "title")`` and ``<a href="target">`` / ``<img src="target">`` in markdown.
 _MARKDOWN_LINK = re.compile(r"(\]\()(<[^>]*>|[^)\s]+)((?:\s+\"[^\"]*\")?\))")
@@ -94,9 +94,9 @@ class LinkMap:
             key = output_key(source.lang, edition, fmt) if self.settings.variants else fmt
             out = outputs_of(self.settings, linked).get(key)
             if out is not None:
-                return _relative(out, here) + anchor
+                return relative_url(out, here) + anchor
         if resolved == str(INDEX) and resolved not in self._files:
-            return _relative(INDEX, here) + anchor
+            return relative_url(INDEX, here) + anchor
         if resolved in self._files or self._is_folder(resolved):
             return target  # a course file: every output folder mirrors the course
         self.problems.setdefault(
@@ -116,10 +116,6 @@ def _number(cell: Any, index: int, numbers: list[int] | None) -> int:
         return numbers[index]
     match = re.fullmatch(r"cell-(\d+)", str(cell.get("id", "")))
     return int(match.group(1)) if match else index + 1
-
-
-def _relative(target: PurePosixPath, here: PurePosixPath) -> str:
-    return posixpath.relpath(target.as_posix(), here.parent.as_posix())
 
 
 def _attributes(data: bytes) -> list[bytes]:

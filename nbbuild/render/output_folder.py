@@ -16,13 +16,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import time
 from collections.abc import Callable, Iterable
 from pathlib import Path, PurePosixPath
 from typing import IO
 
 from nbbuild.errors import OutputError
 from nbbuild.render.layout import MARKER
+from nbbuild.store.lock import wait_for_lock
 
 MANIFEST = ".nbbuild-files"
 _FORMAT = 1
@@ -71,7 +71,10 @@ class OutputFolder:
                 f"{self.out}: cannot create the output folder ({exc.strerror})") from None
         lock = os.fdopen(fd, "r+")
         try:
-            _lock(lock, self.out, wait, on_wait)
+            wait_for_lock(
+                lock, wait=wait, on_wait=on_wait,
+                busy=lambda: f"another build is writing to {self.out}",
+                waiting=lambda: f"waiting for another build writing to {self.out} to finish")
             self._take(lock)
         except BaseException:
             lock.close()
@@ -140,38 +143,34 @@ class OutputFolder:
 
     # -- during the build -----------------------------------------------------------
 
-    def wrote(self, paths: Iterable[Path | PurePosixPath | str]) -> None:
-        """Note files written (absolute under ``out``, or relative to it)."""
-        for path in paths:
-            rel = Path(path)
-            if rel.is_absolute():
-                try:
-                    rel = rel.relative_to(self.out)
-                except ValueError:
-                    continue
-            self.recorded.add(rel.as_posix())
-
-    def owns(self, path: Path | PurePosixPath) -> bool:
-        """Whether nbbuild wrote ``path`` (absolute under ``out``, or relative)."""
+    def _rel(self, path: Path | PurePosixPath | str) -> str | None:
+        """``path`` (absolute under ``out``, or relative to it) as a listed name."""
         rel = Path(path)
         if rel.is_absolute():
             try:
                 rel = rel.relative_to(self.out)
             except ValueError:
-                return False
-        return rel.as_posix() in self.recorded
+                return None
+        return rel.as_posix()
+
+    def wrote(self, paths: Iterable[Path | PurePosixPath | str]) -> None:
+        """Note files written (absolute under ``out``, or relative to it)."""
+        self.recorded.update(rel for rel in map(self._rel, paths) if rel is not None)
+
+    def owns(self, path: Path | PurePosixPath) -> bool:
+        """Whether nbbuild wrote ``path`` (absolute under ``out``, or relative)."""
+        return self._rel(path) in self.recorded
 
     def remove(self, paths: Iterable[Path | PurePosixPath]) -> None:
         """Delete outputs nbbuild wrote (a failed or deleted notebook's); any other
         file at those paths is left alone."""
-        for path in paths:
-            if not self.owns(path):
+        for rel in map(self._rel, paths):
+            if rel is None or rel not in self.recorded:
                 continue
-            target = path if Path(path).is_absolute() else self.out / path
             with contextlib.suppress(FileNotFoundError, NotADirectoryError):
-                Path(target).unlink()
+                (self.out / rel).unlink()
                 self.touched = True
-            self.recorded.discard(Path(target).relative_to(self.out).as_posix())
+            self.recorded.discard(rel)
 
     def save(self) -> None:
         """Write the list of files written, when it changed (a no-op build does not)."""
@@ -270,19 +269,6 @@ def _owner(text: str) -> str | None:
     except ValueError:
         return None
     return data.get("course") if isinstance(data, dict) else None
-
-
-def _lock(f: IO[str], out: Path, wait: bool, on_wait: Callable[[str], None] | None) -> None:
-    from nbbuild.store.lock import CourseLocked, try_lock
-
-    told = False
-    while not try_lock(f):
-        if not wait:
-            raise CourseLocked(f"another build is writing to {out}")
-        if not told and on_wait is not None:
-            on_wait(f"waiting for another build writing to {out} to finish")
-            told = True
-        time.sleep(0.2)
 
 
 def _files_under(out: Path) -> Iterable[str]:

@@ -37,18 +37,15 @@ class BuildLock:
     ) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         f = open(self.path, "a+")  # noqa: SIM115 (kept open while held)
-        told = False
-        while True:
-            if try_lock(f):
-                break
-            holder = _holder(f)
-            if not wait:
-                f.close()
-                raise CourseLocked(f"another build of this course is running ({holder})")
-            if not told and on_wait is not None:
-                on_wait(f"waiting for another build of this course to finish ({holder})")
-                told = True
-            time.sleep(0.2)
+        try:
+            wait_for_lock(
+                f, wait=wait, on_wait=on_wait,
+                busy=lambda: f"another build of this course is running ({_holder(f)})",
+                waiting=lambda: f"waiting for another build of this course to finish "
+                                f"({_holder(f)})")
+        except CourseLocked:
+            f.close()
+            raise
         f.seek(0)
         f.truncate()
         f.write(f"pid {os.getpid()}\n")
@@ -68,6 +65,22 @@ class BuildLock:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+def wait_for_lock(
+    f: IO[str], *, wait: bool, on_wait: Callable[[str], None] | None,
+    busy: Callable[[], str], waiting: Callable[[], str],
+) -> None:
+    """Take the OS lock on ``f``: at once, or (``wait``) when its holder lets go,
+    saying once that it waits; ``CourseLocked`` (with ``busy()``) when not waiting."""
+    told = False
+    while not try_lock(f):
+        if not wait:
+            raise CourseLocked(busy())
+        if not told and on_wait is not None:
+            on_wait(waiting())
+            told = True
+        time.sleep(0.2)
 
 
 def _holder(f: IO[str]) -> str:
