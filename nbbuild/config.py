@@ -7,11 +7,12 @@ way; ``load_settings`` is the one place that reads and validates them.
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from nbbuild.errors import ConfigError
+from nbbuild.site.look import LOOK_KEYS, Look, LookError, parse_look
 
 FORMATS = ("html", "slides", "notebook", "code")
 DEFAULT_FORMATS = ("html", "slides", "notebook")
@@ -95,8 +96,16 @@ class Settings:
     #: Symbolic links in the course that may lead outside it (course-relative
     #: paths of the links); any other such link is skipped with a warning.
     allow_links: tuple[str, ...] = ()
-    #: Heading of index.html; default: the course folder's name.
+    #: The course's title on its home page and every page; default: the first
+    #: heading of the course's README.md (or index.md), else the folder's name.
     title: str | None = None
+    #: The home page's introduction (markdown); default: the rest of README.md.
+    description: str | None = None
+    #: Section titles by course folder (``{"01-basics" = "Basics"}``); default: the
+    #: first heading of the folder's README.md, else its name without numbering.
+    sections: tuple[tuple[str, str], ...] = ()
+    #: Logo, stylesheets, prompts, theme, decks' options (site/look.py).
+    look: Look = field(default_factory=Look)
     #: The course's store (run times now, the build cache later); outside ``out``
     #: so that deleting the outputs loses nothing.
     cache_dir: Path
@@ -141,6 +150,13 @@ _FILE_KEYS: dict[str, type | tuple[type, ...]] = {
     "reveal_url_prefix": str,
     "cache_dir": str,
     "title": str,
+    "description": str,
+    "sections": dict,
+    "logo": str,
+    "css": (str, list),
+    "show_prompts": bool,
+    "theme": str,
+    "slides": dict,
     "fork_kernels": bool,
     "preload": list,
     "editions": list,
@@ -255,6 +271,13 @@ def _make(course: Path, merged: dict[str, Any], source: Path | None, where: str)
             (str(pattern), _strings(files, f"depends.{pattern}", where))
             for pattern, files in merged["depends"].items()
         )
+    try:
+        merged["look"] = parse_look({k: merged.pop(k) for k in LOOK_KEYS if k in merged}, where)
+    except LookError as exc:
+        raise ConfigError(str(exc)) from None
+    _check_look_files(course, merged["look"], where)
+    if "sections" in merged:
+        merged["sections"] = _sections(merged["sections"], where)
     known = {f.name for f in fields(Settings)}
     return Settings(
         course=course,
@@ -277,6 +300,21 @@ def _check_limits(merged: dict[str, Any], where: str) -> None:
     for key in ("max_output_mb", "kernel_memory_mb", "max_source_mb"):
         if key in merged and not merged[key] > 0:
             raise ConfigError(f"{where}: {key} must be a positive number of megabytes")
+
+
+def _check_look_files(course: Path, look: Look, where: str) -> None:
+    for name, path in [("logo", look.logo)] + [("css", c) for c in look.css]:
+        if path is not None and not (course / path).is_file():
+            raise ConfigError(f"{where}: {name}: {path} is not a file of the course")
+
+
+def _sections(value: dict[str, Any], where: str) -> tuple[tuple[str, str], ...]:
+    found = []
+    for folder, title in value.items():
+        if not isinstance(title, str) or not title.strip():
+            raise ConfigError(f"{where}: sections.{folder} must be a title (text)")
+        found.append((str(folder).strip("/"), title.strip()))
+    return tuple(found)
 
 
 def _budgets(value: dict[str, Any], where: str) -> tuple[tuple[str, float], ...]:

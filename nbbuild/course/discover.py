@@ -30,7 +30,7 @@ from nbbuild.config import CONFIG_FILE, Settings
 from nbbuild.course.globs import matches_any, natural_key
 from nbbuild.errors import ConflictingOutputsError, DiscoveryError
 from nbbuild.model import Course, Source, SourceKind
-from nbbuild.render.layout import INDEX, MARKER, asset_roots, outputs_of
+from nbbuild.render.layout import MARKER, asset_roots, outputs_of
 
 SKIPPED_DIRS = frozenset({".ipynb_checkpoints", "__pycache__", "node_modules"})
 _PERCENT_MARKER = re.compile(rb"^#\s?%%", re.MULTILINE)
@@ -197,9 +197,11 @@ def _is_settings_file(rel: PurePosixPath, settings: Settings) -> bool:
 def _check_conflicts(
     sources: list[Source], assets: list[PurePosixPath], settings: Settings
 ) -> None:
+    from nbbuild.site.publish import site_paths
+
     claims: dict[PurePosixPath, list[str]] = defaultdict(list)
-    if "html" in settings.formats:
-        claims[INDEX].append("the course index")
+    for path in site_paths(settings):
+        claims[PurePosixPath(path)].append("the course site")
     if "code" in settings.formats:  # a script next to a course file of the same name
         for root in asset_roots(settings):
             for rel in assets:

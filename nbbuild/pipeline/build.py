@@ -49,7 +49,8 @@ from nbbuild.platforms import loop_factory
 from nbbuild.render.assets import asset_files, needs_static
 from nbbuild.render.links import LinkMap
 from nbbuild.render.output_folder import OutputFolder
-from nbbuild.render.outputs import write_index
+from nbbuild.site.navigation import SiteFrame
+from nbbuild.site.publish import wants_site, write_site
 from nbbuild.report.progress import NullReporter, Reporter
 from nbbuild.report.resources import ResourceSampler
 from nbbuild.store.database import Store, StoreError
@@ -130,6 +131,7 @@ async def _build(
     course = _course(settings, reporter)
     exporter = session.exporter if session is not None else ExportThread(settings)
     exporter.links = LinkMap(settings, course)
+    exporter.site = SiteFrame(settings) if wants_site(settings) else None
     store = _open_store(settings, reporter) if use_cache else None
     try:
         cache = Cache(store, settings, force=force, files=course.assets) if store else None
@@ -138,7 +140,7 @@ async def _build(
         results, pool_stats = await _run_all(
             course, order, settings, folder, exporter, reporter, cache, session, kept)
         ordered = [results[i] for i in range(len(course.sources))]
-        index = await _write_index(settings, folder, exporter, ordered)
+        index = await _write_site(exporter, folder, ordered, reporter)
         if only is None:  # a whole build: what it does not produce is stale
             prune_stale(folder, settings, course, reporter)
         broken, checked = await check_links(exporter, folder, reporter)
@@ -188,13 +190,16 @@ def _kept(course: Course, only: set[str] | None,
             if s.key not in only and s.key in known}
 
 
-async def _write_index(settings: Settings, folder: OutputFolder, exporter: ExportThread,
-                       ordered: list[NotebookResult]) -> Path | None:
-    if "html" not in settings.formats:
+async def _write_site(exporter: ExportThread, folder: OutputFolder,
+                      ordered: list[NotebookResult], reporter: Reporter) -> Path | None:
+    """The home pages, outlines and search indexes, once every notebook is done."""
+    if exporter.site is None:
         return None
-    index = await exporter.submit(write_index, settings.out, _course_title(settings), ordered)
-    folder.wrote([index])
-    return index
+    home, problems, _counts = await exporter.submit(
+        write_site, exporter.site, folder, ordered, exporter.links)
+    for problem in problems:
+        reporter.warning(problem)
+    return home
 
 
 def _record_build(store: Store, settings: Settings, result: BuildResult, reporter: Reporter) -> None:
@@ -350,11 +355,5 @@ def _open_store(settings: Settings, reporter: Reporter) -> Store | None:
     except StoreError as exc:
         reporter.warning(f"{exc}; building without the cache")
         return None
-
-
-def _course_title(settings: Settings) -> str:
-    if settings.title:
-        return settings.title
-    return settings.course.name.replace("-", " ").replace("_", " ").strip() or "Course"
 
 

@@ -34,6 +34,8 @@ from nbbuild.render.layout import asset_roots, outputs_of, split_key
 from nbbuild.render.output_folder import OutputFolder
 from nbbuild.render.outputs import copy_assets, write_atomic
 from nbbuild.report.progress import Reporter
+from nbbuild.site.look import Look, LookError
+from nbbuild.site.navigation import decorate_deck, decorate_page
 from nbbuild.store.database import NotebookRecord, Store, StoreError
 from nbbuild.store.decisions import Cache
 from nbbuild.store.keys import apply_payload, output_caps, payload_of, was_truncated
@@ -173,6 +175,7 @@ def export_and_write(
     rendered = {}
     lang = loaded.source.lang
     shown = _EditionViews(loaded, settings.variants)
+    look = _look(settings, loaded)
     for key in wanted:
         edition, fmt = split_key(key)
         head = editions.notes_css(lang) if edition == "speaker" else ""
@@ -181,8 +184,13 @@ def export_and_write(
         if exporter.links is not None and fmt != "code":
             nb = exporter.links.rewrite(nb, loaded.source, edition, fmt, paths[key],
                                         loaded.cell_numbers if shown.as_executed else None)
-        rendered[key] = exporter.exporters.render_one(
-            fmt, nb, title=loaded.title, head=head, lang=lang, static=static_prefix(paths[key]))
+        data = exporter.exporters.render_one(
+            fmt, nb, title=loaded.title, head=head, lang=lang, static=static_prefix(paths[key]),
+            look=look)
+        if exporter.site is not None and fmt in ("html", "slides"):
+            site = exporter.site.for_output(loaded.source, key, paths, look)
+            data = decorate_page(data, site) if fmt == "html" else decorate_deck(data, site)
+        rendered[key] = data
         detail[f"render:{fmt}"] = detail.get(f"render:{fmt}", 0.0) + time.perf_counter() - began
     began = time.perf_counter()
     for key, data in rendered.items():
@@ -191,6 +199,15 @@ def export_and_write(
         folder.touched = True
     detail["write"] = time.perf_counter() - began
     return {key: settings.out / path for key, path in paths.items()}, detail
+
+
+def _look(settings: Settings, loaded: LoadedNotebook) -> Look:
+    """The course's look with the notebook's own settings (``nbbuild`` metadata)."""
+    try:
+        return settings.look.with_overrides(loaded.nb.metadata.get("nbbuild"),
+                                            f"{loaded.source.rel}: metadata nbbuild")
+    except LookError as exc:
+        raise NotebookError(str(loaded.source.rel), str(exc)) from None
 
 
 class _EditionViews:

@@ -18,6 +18,7 @@ from nbbuild.kernels.pool import (
 from nbbuild.kernels.tracking import install_code
 from nbbuild.render.exporters import Exporters
 from nbbuild.render.links import LinkMap
+from nbbuild.site.navigation import SiteFrame
 
 
 @dataclass
@@ -55,6 +56,8 @@ class ExportThread:
         self.warm = False
         #: This build's lecture links (render/links.py), set by the build.
         self.links: LinkMap | None = None
+        #: This build's site frame (site/navigation.py), set by the build; None: no site.
+        self.site: SiteFrame | None = None
 
     def warm_up(self) -> None:
         """Runs on the export thread."""

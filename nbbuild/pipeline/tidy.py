@@ -10,10 +10,11 @@ from nbbuild.config import Settings
 from nbbuild.model import Course
 from nbbuild.pipeline.session import ExportThread
 from nbbuild.render.assets import asset_paths, needs_static
-from nbbuild.render.layout import INDEX, asset_roots, outputs_of
+from nbbuild.render.layout import asset_roots, outputs_of
 from nbbuild.render.links import broken_in_pages
 from nbbuild.render.output_folder import OutputFolder
 from nbbuild.report.progress import Reporter
+from nbbuild.site.publish import site_paths
 
 
 async def check_links(exporter: ExportThread, folder: OutputFolder,
@@ -59,9 +60,9 @@ def prune_stale(folder: OutputFolder, settings: Settings, course: Course,
 
 def produced_paths(settings: Settings, course: Course) -> set[str]:
     """Every file a whole build of ``course`` writes, relative to the output folder:
-    each notebook's outputs, the index, and the course's files in every folder that
+    each notebook's outputs, the site's files (home pages, outlines, search), and the course's files in every folder that
     mirrors the course."""
-    paths = {str(INDEX)} if "html" in settings.formats else set()
+    paths = site_paths(settings)
     for source in course.sources:
         paths.update(p.as_posix() for p in outputs_of(settings, source).values())
     for root in asset_roots(settings):

@@ -17,6 +17,9 @@ import nbformat
 
 from nbbuild.course.labels import page_language
 from nbbuild.render.views import collapsible
+from nbbuild.site.look import Look
+
+_PLAIN = Look()
 
 #: Compiled nbconvert templates are kept here between builds (``NBBUILD_CACHE_DIR``
 #: overrides the user cache folder). Compiling them costs ~0.4 s of CPU per build.
@@ -49,11 +52,13 @@ class Exporters:
         return {fmt: self._render(fmt, nb, title) for fmt in self.formats}
 
     def render_one(self, fmt: str, nb: nbformat.NotebookNode, *, title: str,
-                   head: str = "", lang: str | None = None, static: str = "_static") -> bytes:
+                   head: str = "", lang: str | None = None, static: str = "_static",
+                   look: Look | None = None) -> bytes:
         """One format's file content; ``head`` is markup added to a page's <head>
         (the speaker edition's style for notes); ``lang`` the page's language;
-        ``static`` the URL of the output's ``_static`` folder, relative to the page."""
-        data = self._render(fmt, nb, title, page_language(lang), static)
+        ``static`` the URL of the output's ``_static`` folder, relative to the page;
+        ``look`` the author's choices (prompts, theme, decks' options)."""
+        data = self._render(fmt, nb, title, page_language(lang), static, look or Look())
         if fmt == "html":
             if head:
                 data = data.replace(b"</head>", head.encode("utf-8") + b"</head>", 1)
@@ -71,14 +76,16 @@ class Exporters:
         self.render(nb, title="warm-up")
 
     def _render(self, fmt: str, nb: nbformat.NotebookNode, title: str,
-                lang: str = "en", static: str = "_static") -> bytes:
+                lang: str = "en", static: str = "_static", look: Look = _PLAIN) -> bytes:
         if fmt == "notebook":
             return (nbformat.writes(nb) + "\n").encode("utf-8")
         if fmt == "code":
             return script(nb).encode("utf-8")
         exporter = self._exporter(fmt)
         exporter.language_code = lang  # nbconvert's <html lang>; one thread renders
+        _apply_look(exporter, fmt, look)
         resources = _resources(title)
+        resources["nbbuild_controls"] = look.slides.controls
         if self.assets == "local":  # each page finds _static relative to itself
             from nbbuild.render.assets import mathjax_url, reveal_prefix
 
@@ -107,8 +114,6 @@ class Exporters:
         if fmt == "html":
             exporter = PageExporter(**own)
         elif fmt == "slides":
-            if own:  # reveal's "simple" theme (nbconvert's default) loads Google Fonts
-                own["reveal_theme"] = "white"
             exporter = DeckExporter(**own)
             if self.reveal_url_prefix:
                 exporter.reveal_url_prefix = self.reveal_url_prefix
@@ -116,6 +121,22 @@ class Exporters:
             raise ValueError(f"unknown format {fmt!r}")
         exporter.environment.bytecode_cache = _bytecode_cache()
         return prepare(exporter)
+
+
+def _apply_look(exporter: Any, fmt: str, look: Look) -> None:
+    """The author's look as the exporter's options, set before each render (the
+    instance is shared by every notebook; one thread renders)."""
+    exporter.exclude_input_prompt = not look.show_prompts
+    exporter.exclude_output_prompt = not look.show_prompts
+    exporter.theme = "dark" if look.theme == "dark" else "light"
+    if fmt == "slides":
+        slides = look.slides
+        exporter.reveal_transition = slides.transition
+        exporter.reveal_number = "c/t" if slides.slide_numbers else ""
+        exporter.reveal_width = str(slides.width)
+        exporter.reveal_height = str(slides.height)
+        exporter.reveal_scroll = slides.scroll
+        exporter.reveal_theme = slides.theme
 
 
 def _bytecode_cache() -> Any:

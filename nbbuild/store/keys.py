@@ -85,6 +85,10 @@ def settings_parts(settings: Settings) -> dict[str, Any]:
         "assets": settings.assets,
         "out": str(settings.out),
     }
+    if {"html", "slides"} & set(settings.formats):  # the site around pages and decks
+        from nbbuild.site.outline import course_title
+
+        parts["site"] = {"title": course_title(settings), "look": settings.look.key()}
     if settings.variants:
         parts["editions"] = list(settings.edition_names)
         parts["languages"] = list(settings.languages)

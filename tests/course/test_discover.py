@@ -76,11 +76,11 @@ def test_same_stem_in_two_formats_is_a_clear_error(tmp_path):
     assert "part/intro.html" in message
 
 
-def test_a_root_index_notebook_would_overwrite_the_course_index(tmp_path):
+def test_a_root_index_notebook_would_overwrite_the_course_home(tmp_path):
     write_notebook(tmp_path / "index.ipynb", "1")
-    with pytest.raises(ConflictingOutputsError, match="the course index and index.ipynb"):
+    with pytest.raises(ConflictingOutputsError, match="the course site and index.ipynb"):
         discover(load_settings(tmp_path))
-    # Without html output there is no course index, hence no conflict.
+    # Without pages or decks there is no home page, hence no conflict.
     assert _rels(discover(load_settings(tmp_path, formats="notebook"))) == ["index.ipynb"]
 
 

@@ -136,10 +136,14 @@ def test_the_fixture_builds_every_output_of_every_notebook(bilingual):
                     assert _out(out, lang, name, fmt, stem).is_file(), (lang, name, fmt, stem)
     # data files beside every copy, so notebooks and pages find them
     assert (out / "de" / "code-along" / "notebook" / "data" / "cities.csv").is_file()
+    # One home per edition and language, the students' first; each links the others.
     index = (out / "index.html").read_text()
-    for name in EDITIONS:
-        assert f"{name}:" in index
-    assert "en/speaker/slides/01-lists.slides.html" in index
+    assert "en/completed/html/01-lists.html" in index and "/speaker/" not in index
+    assert 'href="index.de.code-along.html"' in index and 'href="index.en.speaker.html"' in index
+    speaker = (out / "index.en.speaker.html").read_text()
+    assert "en/speaker/slides/01-lists.slides.html" in speaker and "/completed/" not in speaker
+    german = (out / "index.de.completed.html").read_text()
+    assert '<html lang="de">' in german and "de/completed/html/01-lists.html" in german
 
 
 def _text(out, lang, name, fmt, stem="01-lists"):

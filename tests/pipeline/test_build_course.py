@@ -93,10 +93,11 @@ def test_card_command_builds_three_outputs_per_notebook(course, private_tmp):
 def test_index_links_every_page_in_course_order(course, private_tmp):
     result = build(load_settings(course, workers=2, formats="html"))
     index = (course / "_build" / "index.html").read_text()
-    links = re.findall(r'<a class="title" href="([^"]+)">', index)
+    links = re.findall(r'<a class="nbb-lecture" href="([^"]+)">', index)
     assert links == [str(r.outputs["html"].relative_to(course / "_build")) for r in result.results]
     assert links[0] == "00-welcome.html" and links[-1] == "03-performance/03-deck.html"
     assert "<h1>Programming with Python</h1>" in index  # title from nbbuild.toml
+    assert "Status" not in index and "built" not in index  # for students, not a dashboard
     assert not (course / "_build" / "00-welcome.slides.html").exists()  # only html asked
 
 
@@ -144,7 +145,9 @@ def test_outputs_of_a_failing_notebook_are_removed(tmp_path, private_tmp):
     result = build(load_settings(course, workers=1))
     assert result.results[0].status is Status.FAILED
     assert not any((course / "_build" / f"n{s}").exists() for s in (".html", ".slides.html", ".ipynb"))
-    assert "failed" in (course / "_build/index.html").read_text()
+    index = (course / "_build/index.html").read_text()
+    assert "n.html" not in index  # a failed lecture is not offered to students
+    assert "failed" not in index
 
 
 def test_output_folder_is_never_read_back_as_sources(course, private_tmp):

@@ -32,6 +32,8 @@ def test_deleted_renamed_and_dropped_outputs_are_removed_and_the_authors_files_s
     result = build(load_settings(course, workers=2, formats="html,notebook"))
     assert [r.status for r in result.results] == [Status.BUILT, Status.BUILT]
     assert _files(out) == {"index.html", "a.html", "a.ipynb", "new.html", "new.ipynb",
-                           "CNAME", ".nojekyll"}
+                           "CNAME", ".nojekyll", "_site/outline.js", "_site/search.js"}
+    assert "new.html" in (out / "_site/outline.js").read_text()  # the renamed lecture
+    assert "old.html" not in (out / "_site/search.js").read_text()
     assert not (out / "part").exists()  # the folder it left empty went too
     assert (out / "CNAME").read_text() == "course.example.org"

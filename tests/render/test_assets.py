@@ -7,6 +7,7 @@ import pytest
 
 from nbbuild import build, load_settings
 from nbbuild.render import assets
+from nbbuild.site.publish import static_files
 
 from ..conftest import write_notebook
 
@@ -21,7 +22,7 @@ def test_assets_are_copied_once_per_output_folder_and_not_again(tmp_path, privat
     out = course / "_build"
     assert [p.relative_to(out).as_posix() for p in out.rglob("_static")] == ["_static"]
     stamps = {p: p.stat().st_mtime_ns for p in (out / "_static").rglob("*") if p.is_file()}
-    assert len(stamps) == len(assets.asset_files())
+    assert len(stamps) == len(assets.asset_files()) + len(static_files())  # and the site's
     deck = (out / "deep" / "er" / "b.slides.html").read_text()
     assert 'src="../../_static/reveal/dist/reveal.js"' in deck
     assert build(load_settings(course, workers=2), force=True).ok

@@ -3,8 +3,7 @@ from pathlib import PurePosixPath
 
 import pytest
 
-from nbbuild.model import NotebookResult, Source, SourceKind, Status
-from nbbuild.render.outputs import copy_assets, write_atomic, write_index
+from nbbuild.render.outputs import copy_assets, write_atomic
 
 
 def test_write_atomic_replaces_whole_and_leaves_no_temp_files(tmp_path):
@@ -53,25 +52,3 @@ def test_one_file_that_cannot_be_copied_does_not_stop_the_others(tmp_path):
     present, problems = copy_assets(course, out, rels)
     assert present == [rels[0], rels[2]] and (out / "z.txt").read_text() == "z"
     assert len(problems) == 1 and problems[0].startswith("gone.txt: not copied")
-
-
-def _result(tmp_path, rel, status, outputs=()):
-    src = Source(path=tmp_path / rel, rel=PurePosixPath(rel), kind=SourceKind.IPYNB)
-    out = tmp_path / "o"
-    paths = {f: out / PurePosixPath(rel).with_suffix(s) for f, s in outputs}
-    return NotebookResult(src, status, outputs=paths, title=f"Title of {rel}")
-
-
-def test_index_links_pages_in_order_and_marks_failures(tmp_path):
-    out = tmp_path / "o"
-    out.mkdir()
-    results = [
-        _result(tmp_path, "intro.ipynb", Status.BUILT, [("html", ".html"), ("slides", ".slides.html")]),
-        _result(tmp_path, "part/b <&>.ipynb", Status.BUILT, [("html", ".html")]),
-        _result(tmp_path, "part/c.ipynb", Status.FAILED),
-    ]
-    page = write_index(out, "My course", results).read_text()
-    assert page.index("Title of intro.ipynb") < page.index("part/") < page.index("part/c.ipynb")
-    assert 'href="intro.html"' in page and 'href="intro.slides.html"' in page
-    assert "b &lt;&amp;&gt;" in page  # escaped
-    assert '<td class="bad">failed</td>' in page

@@ -16,6 +16,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_outp
 
 from nbbuild.render import pages
 from nbbuild.render.exporters import Exporters
+from nbbuild.site.look import Look, SlideLook
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -56,8 +57,10 @@ def _notebook(html: str):
 
 def _assert_stock_document(nb) -> None:
     ours = Exporters(("html", "slides"))
+    # nbconvert's own deck options (nbbuild's defaults scroll and number slides).
+    stock_look = Look(slides=SlideLook(theme="simple", scroll=False, slide_numbers=False))
     for fmt, stock in (("html", HTMLExporter()), ("slides", SlidesExporter())):
-        page = ours.render_one(fmt, nb, title="t").decode()
+        page = ours.render_one(fmt, nb, title="t", look=stock_look).decode()
         expected, _ = stock.from_notebook_node(nb, resources={"metadata": {"name": "t"}})
         # The stock pass is not idempotent on odd markup: pages it rendered itself
         # (the fallback) are compared as they are.

@@ -1,0 +1,182 @@
+"""The course as students see it: its title and introduction, its sections in
+course order, each lecture by its title with its outputs; one outline per edition
+and language (a variant), each with a home page of its own.
+
+Titles come from the author's words, never from file names where words exist:
+the course's ``title`` setting or the first heading of its README.md (or
+index.md), a section's ``sections`` setting or the first heading of the folder's
+README.md, a lecture's first heading.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from nbbuild.config import Settings
+from nbbuild.model import NotebookResult, Source
+from nbbuild.render.layout import output_key
+
+#: A course's or a folder's introduction, first found first.
+README_NAMES = ("README.md", "index.md", "readme.md")
+_ATX = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*$")
+_SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
+_NUMBERING = re.compile(r"^[\d_.\-\s]+(?=\D)")
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One edition in one language: one home page, one table of contents, one
+    search index. The simple layout has one variant with neither."""
+
+    lang: str | None
+    edition: str | None
+    #: Added to the names of the variant's site files: ``""`` for the first
+    #: variant, ``".de"``, ``".speaker"``, ``".de.speaker"`` for the others.
+    suffix: str
+
+    @property
+    def home(self) -> PurePosixPath:
+        return PurePosixPath(f"index{self.suffix}.html")
+
+    @property
+    def outline_file(self) -> PurePosixPath:
+        return PurePosixPath(f"_site/outline{self.suffix}.js")
+
+    @property
+    def search_file(self) -> PurePosixPath:
+        return PurePosixPath(f"_site/search{self.suffix}.js")
+
+    def output(self, fmt: str) -> str:
+        """The key of this variant's output of format ``fmt``."""
+        return output_key(self.lang, self.edition, fmt)
+
+
+def variants(settings: Settings) -> list[Variant]:
+    """Every variant, the one students get first (first language, first edition
+    that is not the speaker's) first: it owns ``index.html``."""
+    if not settings.variants:
+        return [Variant(None, None, "")]
+    langs = list(settings.languages) or [None]
+    editions = sorted(settings.edition_names, key=lambda e: e == "speaker")
+    found = []
+    for lang in langs:
+        for edition in editions:
+            parts = [lang if len(langs) > 1 else None, edition if len(editions) > 1 else None]
+            first = lang == langs[0] and edition == editions[0]
+            suffix = "" if first else "".join(f".{p}" for p in parts if p)
+            found.append(Variant(lang, edition, suffix))
+    return found
+
+
+@dataclass
+class Lecture:
+    source: Source
+    title: str
+    #: This variant's outputs by format (``html``, ``slides``, ...), under the output folder.
+    outputs: dict[str, PurePosixPath]
+
+
+@dataclass
+class Section:
+    folder: PurePosixPath
+    title: str
+    lectures: list[Lecture] = field(default_factory=list)
+
+
+def outline(settings: Settings, results: Sequence[NotebookResult],
+            variant: Variant) -> list[Section]:
+    """The variant's sections and lectures in course order. A lecture with no
+    output in this variant (it failed) is left out: a student cannot open it."""
+    sections: list[Section] = []
+    for result in results:
+        source = result.source
+        if settings.languages and source.lang != variant.lang:
+            continue
+        outputs = {}
+        for fmt in settings.formats:
+            path = result.outputs.get(variant.output(fmt))
+            if path is not None and result.ok:
+                outputs[fmt] = PurePosixPath(path.relative_to(settings.out).as_posix())
+        if not outputs:
+            continue
+        folder = source.rel.parent
+        if not sections or sections[-1].folder != folder:
+            sections.append(Section(folder, section_title(settings, folder)))
+        title = result.title or source.stem.name
+        sections[-1].lectures.append(Lecture(source, title, outputs))
+    return sections
+
+
+def course_title(settings: Settings) -> str:
+    """The course's title: the setting, else its README's first heading, else its
+    folder's name."""
+    if settings.title:
+        return settings.title
+    heading, _ = _readme(settings.course)
+    if heading:
+        return heading
+    return _words(settings.course.name) or "Course"
+
+
+def course_intro(settings: Settings) -> str:
+    """The home page's introduction, as markdown: the ``description`` setting,
+    else the course README without its title."""
+    if settings.description is not None:
+        return settings.description
+    return _readme(settings.course)[1]
+
+
+def section_title(settings: Settings, folder: PurePosixPath) -> str:
+    """A folder's title: the setting, its README's first heading, else its name
+    without numbering (``01-basics`` is "Basics")."""
+    key = folder.as_posix()
+    if key == ".":
+        return ""
+    for name, title in settings.sections:
+        if name == key:
+            return title
+    heading, _ = _readme(settings.course / folder)
+    return heading or _words(folder.name)
+
+
+def _words(name: str) -> str:
+    text = _NUMBERING.sub("", name).replace("-", " ").replace("_", " ").strip()
+    return text[:1].upper() + text[1:] if text else name
+
+
+def _readme(folder: Path) -> tuple[str, str]:
+    """(first heading, the rest) of a folder's README, or two empty strings."""
+    for name in README_NAMES:
+        try:
+            text = (folder / name).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        return split_title(text)
+    return "", ""
+
+
+def split_title(markdown: str) -> tuple[str, str]:
+    """The first heading of a markdown text (when it opens the text) and the rest."""
+    lines = markdown.splitlines()
+    index = next((i for i, line in enumerate(lines) if line.strip()), None)
+    if index is None:
+        return "", ""
+    match = _ATX.match(lines[index])
+    if match:
+        return _plain(match.group(2)), "\n".join(lines[index + 1:]).strip()
+    if index + 1 < len(lines) and _SETEXT.match(lines[index + 1]):
+        return _plain(lines[index].strip()), "\n".join(lines[index + 2:]).strip()
+    return "", markdown.strip()
+
+
+def _plain(text: str) -> str:
+    """Heading text without the commonest inline markup."""
+    import html
+
+    text = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", text)
+    text = re.sub(r"<[^>]+>", "", text)
+    text = re.sub(r"(\*\*|__|\*|_|`)(.+?)\1", r"\2", text)
+    return html.unescape(text).strip()
