@@ -23,7 +23,8 @@ from typing import Any
 
 #: Words kept per page, at most (a generated lecture can be huge).
 MAX_CHARS_PER_PAGE = 60_000
-_CELL = re.compile(r'<div id="cell-id=[^"]*" class="jp-Cell\b|<div class="jp-Cell\b')
+#: The opening tag of a cell (not of the wrappers inside it, ``jp-Cell-inputWrapper``).
+_CELL = re.compile(r'<div (?:id="cell-id=[^"]*" )?class="jp-Cell[ "][^>]*>')
 _HEADING = re.compile(r'<h([1-6])\b[^>]*?\bid="([^"]*)"[^>]*>(.*?)</h\1\s*>', re.S | re.I)
 _OPAQUE = re.compile(r"<(script|style)\b.*?</\1\s*>|<!--.*?-->", re.S | re.I)
 _TAG = re.compile(r"<[^>]*>")

@@ -27,6 +27,23 @@ LIVE_RELOAD = """<script>
 (function () {
   var here = decodeURIComponent(location.pathname).replace(/^\\/+/, "") || "index.html";
   if (here.endsWith("/")) { here += "index.html"; }
+  var home = /^index(\\.[^\\/]+)?\\.html$/.test(here);
+  if (home) {  /* the preview's home page says which lectures are not built, and why */
+    fetch("/_nbbuild/status").then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (d) {
+        if (!d || !d.failures || !d.failures.length) { return; }
+        var box = document.createElement("div");
+        box.id = "nbbuild-failures";
+        box.setAttribute("role", "status");
+        box.style.cssText = "position:fixed;left:0;right:0;bottom:0;z-index:2147483646;" +
+          "max-height:40vh;overflow:auto;background:#fff4f4;color:#8b0000;padding:.6em 1em;" +
+          "font:13px/1.4 ui-monospace,monospace;white-space:pre-wrap;border-top:3px solid #b00020";
+        box.textContent = "nbbuild preview: " + d.failures.length + " not built\\n" +
+          d.failures.map(function (f) { return f.source + " " + f.status + ": " + f.reason; })
+            .join("\\n");
+        document.body.appendChild(box);
+      });
+  }
   function show(o) {
     var box = document.getElementById("nbbuild-error");
     if (!box) {
@@ -43,7 +60,7 @@ LIVE_RELOAD = """<script>
   var events = new EventSource("/_nbbuild/events");
   events.addEventListener("built", function (e) {
     var d = JSON.parse(e.data);
-    if (d.index && here === "index.html") { location.reload(); return; }
+    if (d.index && home) { location.reload(); return; }
     for (var i = 0; i < (d.outputs || []).length; i++) {
       var o = d.outputs[i];
       if (o.path !== here) { continue; }

@@ -123,6 +123,17 @@ class PreviewServer:
     def status(self, path: str) -> dict[str, str] | None:
         return self._status.get(path)
 
+    def failures(self) -> list[dict[str, str]]:
+        """Each lecture that is not built, once, with the first line of its reason:
+        what the preview's home page shows (the published home page shows no status)."""
+        found: dict[str, dict[str, str]] = {}
+        for entry in self._status.values():
+            if entry["status"] != "built" and entry["source"] not in found:
+                reason = (entry.get("error") or "").strip().splitlines()
+                found[entry["source"]] = {"source": entry["source"], "status": entry["status"],
+                                          "reason": reason[0] if reason else ""}
+        return [found[key] for key in sorted(found)]
+
     # -- used by the handler ----------------------------------------------------------------
 
     def subscribe(self) -> EventClient | None:
@@ -194,9 +205,10 @@ class _Handler(BaseHTTPRequestHandler):
         if url.path == EVENTS:
             self._events()
         elif url.path == STATUS:
-            path = parse_qs(url.query).get("path", [""])[0]
-            self._send(HTTPStatus.OK, json.dumps(self.server_preview.status(path) or {}).encode(),
-                       "application/json")
+            path = parse_qs(url.query).get("path", [None])[0]
+            answer: Any = (self.server_preview.status(path) or {}) if path is not None \
+                else {"failures": self.server_preview.failures()}
+            self._send(HTTPStatus.OK, json.dumps(answer).encode(), "application/json")
         else:
             self._file(url.path)
 

@@ -73,7 +73,7 @@ return Array.from(document.images).map(i => [i.getAttribute('src').slice(0, 30),
 def test_pages_show_outputs_the_plot_and_the_image(site, browser, tmp_path):
     browser.get(f"{site}/index.html")
     links = browser.execute_script(
-        "return Array.from(document.querySelectorAll('a.title')).map(a => a.textContent)")
+        "return Array.from(document.querySelectorAll('a.nbb-lecture')).map(a => a.textContent)")
     assert links[0].startswith("Welcome") and len(links) == 13
 
     browser.get(f"{site}/00-welcome.html")
@@ -84,7 +84,8 @@ def test_pages_show_outputs_the_plot_and_the_image(site, browser, tmp_path):
     browser.get(f"{site}/02-data/03-plotting.html")
     images = browser.execute_script(_IMAGES_LOADED)
     assert images and all(ok for _, ok in images)
-    assert images[0][0].startswith("data:image/png;base64")  # the executed plot
+    assert any(src.startswith("data:image/png;base64") for src, _ in images)  # the plot
+    assert ["../img/logo.png", True] in images  # the course's logo in the bar
     text = browser.find_element("tag name", "body").text
     assert "Plotting with matplotlib" in text and "[0.    0.032 0.063 0.095 0.126]" in text
 

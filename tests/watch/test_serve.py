@@ -108,3 +108,8 @@ def test_events_tell_open_pages_what_was_built_or_why_it_failed(site, tmp_path):
     conn.close()
     status, body = _get(server, "/_nbbuild/status?path=part/page.html")
     assert status == 200 and json.loads(body)["status"] == "failed"
+    # The preview's home page lists what is not built (the published one does not).
+    status, body = _get(server, "/_nbbuild/status")
+    assert json.loads(body)["failures"] == [{
+        "source": "part/page.py", "status": "failed",
+        "reason": "part/page.py: cell 2 raised ZeroDivisionError: division by zero"}]
