@@ -34,6 +34,7 @@ Other modes (docs/performance.md has their results):
     python benchmark_realistic_workload.py --watch --workers 2  # watch --serve: save to reload
     python benchmark_realistic_workload.py --cluster --runs 5   # Dask cluster vs local pool
     python benchmark_realistic_workload.py --against a670d25 --runs 7  # this tree vs a commit
+    python benchmark_realistic_workload.py --against 00680cb --cold --runs 5 --course OLD  # cold
 """
 
 from __future__ import annotations
@@ -807,25 +808,57 @@ def against_benchmark(args: argparse.Namespace) -> int:
                                capture_output=True)
                 return time.perf_counter() - began
 
+            def full(name: str) -> float:
+                course = courses[name][0]
+                if not args.cold:
+                    return timed(trees[name], course, "--force")
+                for made in (course / "_build", course / ".nbbuild"):
+                    shutil.rmtree(made, ignore_errors=True)
+                return timed(trees[name], course)
+
             for name, tree in trees.items():  # first builds, not measured
                 timed(tree, courses[name][0])
                 timed(tree, courses[name][1])
             times = {name: {"force": [], "noop": []} for name in trees}
             for r in range(args.runs):
                 for name in (list(trees) if r % 2 == 0 else list(reversed(trees))):
-                    times[name]["force"].append(timed(trees[name], courses[name][0], "--force"))
+                    times[name]["force"].append(full(name))
                     times[name]["noop"].append(timed(trees[name], courses[name][1]))
+            rewritten = {name: _rewritten_by_one_edit(courses[name][0], lambda c, t=tree:
+                                                      timed(t, c))
+                         for name, tree in trees.items()}
         finally:
             subprocess.run(["git", "-C", str(HERE), "worktree", "remove", "--force", str(old)],
                            check=False)
-    print(f"| nbbuild | {args.course.name} --force, median (min-max) s | "
-          f"no-op of {args.short}, median (min-max) s |")
-    print("|---|---|---|")
+    kind = "cold (no output, no cache)" if args.cold else "--force"
+    print(f"| nbbuild | {args.course.name} {kind}, median (min-max) s | "
+          f"no-op of {args.short}, median (min-max) s | files rewritten by one markdown edit |")
+    print("|---|---|---|---|")
     for name, t in times.items():
         f, n = summarize(t["force"]), summarize(t["noop"])
         print(f"| {name} | {f['median']:.2f} ({f['min']:.2f}-{f['max']:.2f}) | "
-              f"{n['median']:.3f} ({n['min']:.3f}-{n['max']:.3f}) |")
+              f"{n['median']:.3f} ({n['min']:.3f}-{n['max']:.3f}) | "
+              f"{len(rewritten[name])}: {', '.join(rewritten[name])} |")
     return 0
+
+
+def _rewritten_by_one_edit(course: Path, build_once) -> list[str]:
+    """The output files a markdown edit of one lecture rewrites (the first .ipynb
+    lecture with a markdown cell gets a sentence more)."""
+    import nbformat
+
+    build_once(course)
+    out = course / "_build"
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
+    lecture = next(p for p in sorted(course.rglob("*.ipynb")) if "_build" not in p.parts)
+    nb = nbformat.read(lecture, as_version=4)
+    cell = next(c for c in nb.cells if c.cell_type == "markdown")
+    cell.source += "\n\nOne more sentence."
+    nbformat.write(nb, lecture)
+    build_once(course)
+    return sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()
+                  and p.stat().st_mtime_ns != before.get(p) and not p.name.startswith(".nbbuild-o")
+                  and p.name != ".nbbuild-files")
 
 
 def summarize(times: list[float]) -> dict[str, float]:
@@ -876,6 +909,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="with --watch: how many edits [10]")
     parser.add_argument("--quick", action="store_true",
                         help="with --matrix: one run each, fewer configurations (< 2 min)")
+    parser.add_argument("--cold", action="store_true",
+                        help="with --against: build from nothing (output and cache removed "
+                             "before each build) instead of --force")
     parser.add_argument("--against", metavar="COMMIT",
                         help="instead: this tree against COMMIT (--course --force, and a "
                              "no-op build of --short notebooks), alternating")

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from nbbuild.errors import ConfigError
-from nbbuild.site.look import LOOK_KEYS, Look, LookError, parse_look
+from nbbuild.look import LOOK_KEYS, Look, LookError, parse_look
 
 FORMATS = ("html", "slides", "notebook", "code")
 DEFAULT_FORMATS = ("html", "slides", "notebook")

@@ -30,7 +30,7 @@ from nbbuild.config import CONFIG_FILE, Settings
 from nbbuild.course.globs import matches_any, natural_key
 from nbbuild.errors import ConflictingOutputsError, DiscoveryError
 from nbbuild.model import Course, Source, SourceKind
-from nbbuild.render.layout import MARKER, asset_roots, outputs_of
+from nbbuild.render.layout import MARKER, asset_roots, outputs_of, site_files
 
 SKIPPED_DIRS = frozenset({".ipynb_checkpoints", "__pycache__", "node_modules"})
 _PERCENT_MARKER = re.compile(rb"^#\s?%%", re.MULTILINE)
@@ -197,10 +197,8 @@ def _is_settings_file(rel: PurePosixPath, settings: Settings) -> bool:
 def _check_conflicts(
     sources: list[Source], assets: list[PurePosixPath], settings: Settings
 ) -> None:
-    from nbbuild.site.publish import site_paths
-
     claims: dict[PurePosixPath, list[str]] = defaultdict(list)
-    for path in site_paths(settings):
+    for path in site_files(settings):
         claims[PurePosixPath(path)].append("the course site")
     if "code" in settings.formats:  # a script next to a course file of the same name
         for root in asset_roots(settings):

@@ -49,10 +49,10 @@ from nbbuild.platforms import loop_factory
 from nbbuild.render.assets import asset_files, needs_static
 from nbbuild.render.links import LinkMap
 from nbbuild.render.output_folder import OutputFolder
-from nbbuild.site.navigation import SiteFrame
-from nbbuild.site.publish import wants_site, write_site
 from nbbuild.report.progress import NullReporter, Reporter
 from nbbuild.report.resources import ResourceSampler
+from nbbuild.site.navigation import SiteFrame
+from nbbuild.site.publish import wants_site, write_site
 from nbbuild.store.database import Store, StoreError
 from nbbuild.store.decisions import (
     Action,

@@ -22,6 +22,7 @@ from nbbuild.kernels.execute import (
 )
 from nbbuild.kernels.kernel import Kernel
 from nbbuild.kernels.pool import KernelPool
+from nbbuild.look import Look, LookError
 from nbbuild.model import NotebookResult, Status
 from nbbuild.pipeline.jobs import Job
 from nbbuild.pipeline.session import (
@@ -34,7 +35,6 @@ from nbbuild.render.layout import asset_roots, outputs_of, split_key
 from nbbuild.render.output_folder import OutputFolder
 from nbbuild.render.outputs import copy_assets, write_atomic
 from nbbuild.report.progress import Reporter
-from nbbuild.site.look import Look, LookError
 from nbbuild.site.navigation import decorate_deck, decorate_page
 from nbbuild.store.database import NotebookRecord, Store, StoreError
 from nbbuild.store.decisions import Cache

@@ -16,8 +16,8 @@ from typing import Any
 import nbformat
 
 from nbbuild.course.labels import page_language
+from nbbuild.look import Look
 from nbbuild.render.views import collapsible
-from nbbuild.site.look import Look
 
 _PLAIN = Look()
 

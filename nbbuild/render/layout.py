@@ -12,6 +12,7 @@ whatever ``--out`` it is given, never mistakes outputs for sources.
 from __future__ import annotations
 
 import posixpath
+from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
@@ -76,3 +77,66 @@ def asset_roots(settings: Settings) -> list[PurePosixPath]:
 def relative_url(target: PurePosixPath, page: PurePosixPath) -> str:
     """``target`` as a URL relative to ``page`` (both under the output folder)."""
     return posixpath.relpath(target.as_posix(), page.parent.as_posix() or ".")
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One edition in one language: one home page, one table of contents, one
+    search index. The simple layout has one variant with neither."""
+
+    lang: str | None
+    edition: str | None
+    #: Added to the names of the variant's site files: ``""`` for the first
+    #: variant, ``".de"``, ``".speaker"``, ``".de.speaker"`` for the others.
+    suffix: str
+
+    @property
+    def home(self) -> PurePosixPath:
+        return PurePosixPath(f"index{self.suffix}.html")
+
+    @property
+    def outline_file(self) -> PurePosixPath:
+        return PurePosixPath(f"_site/outline{self.suffix}.js")
+
+    @property
+    def search_file(self) -> PurePosixPath:
+        return PurePosixPath(f"_site/search{self.suffix}.js")
+
+    @property
+    def search_stamps(self) -> PurePosixPath:
+        """The search index's entries with their pages' stamps (site/search.py)."""
+        return PurePosixPath(f"_site/.nbbuild-search{self.suffix}.json")
+
+    def output(self, fmt: str) -> str:
+        """The key of this variant's output of format ``fmt``."""
+        return output_key(self.lang, self.edition, fmt)
+
+
+def variants(settings: Settings) -> list[Variant]:
+    """Every variant, the one students get first (first language, first edition
+    that is not the speaker's) first: it owns ``index.html``."""
+    if not settings.variants:
+        return [Variant(None, None, "")]
+    langs = list(settings.languages) or [None]
+    editions = sorted(settings.edition_names, key=lambda e: e == "speaker")
+    found = []
+    for lang in langs:
+        for edition in editions:
+            parts = [lang if len(langs) > 1 else None, edition if len(editions) > 1 else None]
+            first = lang == langs[0] and edition == editions[0]
+            suffix = "" if first else "".join(f".{p}" for p in parts if p)
+            found.append(Variant(lang, edition, suffix))
+    return found
+
+
+def site_files(settings: Settings) -> set[str]:
+    """The course-wide files of the site (homes, outlines, search indexes), written
+    when the course has pages or decks; under the output folder."""
+    if not {"html", "slides"} & set(settings.formats):
+        return set()
+    paths = set()
+    for variant in variants(settings):
+        paths |= {variant.home.as_posix(), variant.outline_file.as_posix()}
+        if "html" in settings.formats:
+            paths |= {variant.search_file.as_posix(), variant.search_stamps.as_posix()}
+    return paths

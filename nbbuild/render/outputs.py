@@ -13,7 +13,6 @@ from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
 
-
 def write_atomic(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that it appears whole or not at all."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -13,7 +13,7 @@ from pathlib import PurePosixPath
 
 from nbbuild.config import Settings
 from nbbuild.course.labels import label, page_language
-from nbbuild.render.layout import relative_url, variant_folder
+from nbbuild.render.layout import Variant, relative_url, variant_folder
 from nbbuild.site.navigation import (
     OPEN_ORDER,
     SITE_STATIC,
@@ -22,7 +22,7 @@ from nbbuild.site.navigation import (
     bar,
     head_links,
 )
-from nbbuild.site.outline import Section, Variant
+from nbbuild.site.outline import Section
 
 _FORMAT_LABEL = {"html": "page", "slides": "slides", "notebook": "notebook", "code": "code"}
 

@@ -18,12 +18,19 @@ from pathlib import PurePosixPath
 
 from nbbuild.config import Settings
 from nbbuild.course.labels import label
+from nbbuild.look import Look
 from nbbuild.model import Source
 from nbbuild.render.assets import STATIC
-from nbbuild.render.layout import outputs_of, relative_url, split_key, variant_folder
+from nbbuild.render.layout import (
+    Variant,
+    outputs_of,
+    relative_url,
+    split_key,
+    variant_folder,
+    variants,
+)
 from nbbuild.site import search
-from nbbuild.site.look import Look
-from nbbuild.site.outline import Variant, course_title, variants
+from nbbuild.site.outline import course_title
 
 SITE_STATIC = STATIC / "nbbuild"
 #: Formats by how a lecture is best opened.

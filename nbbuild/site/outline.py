@@ -17,58 +17,13 @@ from pathlib import Path, PurePosixPath
 
 from nbbuild.config import Settings
 from nbbuild.model import NotebookResult, Source
-from nbbuild.render.layout import output_key
+from nbbuild.render.layout import Variant
 
 #: A course's or a folder's introduction, first found first.
 README_NAMES = ("README.md", "index.md", "readme.md")
 _ATX = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*$")
 _SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
 _NUMBERING = re.compile(r"^[\d_.\-\s]+(?=\D)")
-
-
-@dataclass(frozen=True)
-class Variant:
-    """One edition in one language: one home page, one table of contents, one
-    search index. The simple layout has one variant with neither."""
-
-    lang: str | None
-    edition: str | None
-    #: Added to the names of the variant's site files: ``""`` for the first
-    #: variant, ``".de"``, ``".speaker"``, ``".de.speaker"`` for the others.
-    suffix: str
-
-    @property
-    def home(self) -> PurePosixPath:
-        return PurePosixPath(f"index{self.suffix}.html")
-
-    @property
-    def outline_file(self) -> PurePosixPath:
-        return PurePosixPath(f"_site/outline{self.suffix}.js")
-
-    @property
-    def search_file(self) -> PurePosixPath:
-        return PurePosixPath(f"_site/search{self.suffix}.js")
-
-    def output(self, fmt: str) -> str:
-        """The key of this variant's output of format ``fmt``."""
-        return output_key(self.lang, self.edition, fmt)
-
-
-def variants(settings: Settings) -> list[Variant]:
-    """Every variant, the one students get first (first language, first edition
-    that is not the speaker's) first: it owns ``index.html``."""
-    if not settings.variants:
-        return [Variant(None, None, "")]
-    langs = list(settings.languages) or [None]
-    editions = sorted(settings.edition_names, key=lambda e: e == "speaker")
-    found = []
-    for lang in langs:
-        for edition in editions:
-            parts = [lang if len(langs) > 1 else None, edition if len(editions) > 1 else None]
-            first = lang == langs[0] and edition == editions[0]
-            suffix = "" if first else "".join(f".{p}" for p in parts if p)
-            found.append(Variant(lang, edition, suffix))
-    return found
 
 
 @dataclass

@@ -17,12 +17,13 @@ from typing import Any
 
 from nbbuild.config import Settings
 from nbbuild.model import NotebookResult, Source, SourceKind
+from nbbuild.render.layout import Variant, site_files
 from nbbuild.render.output_folder import OutputFolder
 from nbbuild.render.outputs import copy_assets, write_atomic
 from nbbuild.site import search
 from nbbuild.site.home import home_page
 from nbbuild.site.navigation import OPEN_ORDER, SITE_STATIC, SiteFrame
-from nbbuild.site.outline import Section, Variant, course_intro, outline, variants
+from nbbuild.site.outline import Section, course_intro, outline
 
 _OWN_STATIC = Path(__file__).parent / "static"
 
@@ -57,13 +58,7 @@ def site_paths(settings: Settings) -> set[str]:
     """Every file the site layer writes, relative to the output folder."""
     if not wants_site(settings):
         return set()
-    paths = {rel.as_posix() for _, rel in static_files()}
-    for variant in variants(settings):
-        paths |= {variant.home.as_posix(), variant.outline_file.as_posix()}
-        if "html" in settings.formats:
-            paths.add(variant.search_file.as_posix())
-            paths.add(search.stamps_file(variant.search_file).as_posix())
-    return paths
+    return {rel.as_posix() for _, rel in static_files()} | site_files(settings)
 
 
 def write_site(frame: SiteFrame, folder: OutputFolder, results: Sequence[NotebookResult],
@@ -93,14 +88,14 @@ def write_site(frame: SiteFrame, folder: OutputFolder, results: Sequence[Noteboo
                 pages = [(lecture.outputs["html"], lecture.title)
                          for section in sections for lecture in section.lectures
                          if "html" in lecture.outputs]
-                stamps = search.stamps_file(variant.search_file)
+                stamps = variant.search_stamps
                 script, kept, read = search.build_index(
                     out, pages, search.read_stamps(out / stamps))
                 counts["pages_read"] += read
                 files[variant.search_file] = script.encode("utf-8")
                 files[stamps] = json.dumps(kept, ensure_ascii=False).encode("utf-8")
             else:
-                folder.wrote([variant.search_file, search.stamps_file(variant.search_file)])
+                folder.wrote([variant.search_file, variant.search_stamps])
         for rel, data in files.items():
             try:
                 if _differs(out / rel, data):

@@ -79,11 +79,6 @@ def _text(markup: str) -> str:
     return _SPACE.sub(" ", html.unescape(_TAG.sub(" ", markup))).strip()
 
 
-def stamps_file(index: PurePosixPath) -> PurePosixPath:
-    """Where the entries of ``index`` are kept with their pages' stamps."""
-    return index.parent / ".nbbuild-search.json"
-
-
 def read_stamps(path: Path) -> dict[str, Any]:
     """Entries kept by an earlier build, by page; empty if there are none or they
     cannot be read (then every page is read again)."""

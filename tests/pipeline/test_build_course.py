@@ -205,7 +205,7 @@ def test_preloaded_kernels_give_identical_outputs(course, private_tmp, reference
     """numpy and matplotlib imported once in the template: the plotting lecture's
     figure and every other output stay byte-identical."""
     config = course / "nbbuild.toml"
-    config.write_text(config.read_text() + 'preload = ["numpy", "matplotlib.pyplot"]\n')
+    config.write_text('preload = ["numpy", "matplotlib.pyplot"]\n' + config.read_text())
     result = build(load_settings(course, workers=4))
     assert result.ok and result.forked
     assert snapshot(course / "_build") == reference

@@ -14,9 +14,9 @@ from bs4 import BeautifulSoup
 from nbconvert import HTMLExporter, SlidesExporter
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
+from nbbuild.look import Look, SlideLook
 from nbbuild.render import pages
 from nbbuild.render.exporters import Exporters
-from nbbuild.site.look import Look, SlideLook
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -10,9 +10,10 @@ from pathlib import PurePosixPath
 import pytest
 
 from nbbuild import load_settings
+from nbbuild.look import Look, LookError
+from nbbuild.render.layout import variants
 from nbbuild.site import search
-from nbbuild.site.look import Look, LookError
-from nbbuild.site.outline import section_title, split_title, variants
+from nbbuild.site.outline import section_title, split_title
 
 _PAGE = """<html><head><style>h2 { x: 1 }</style></head><body class="jp-Notebook"><main>
 <div id="cell-id=a" class="jp-Cell jp-MarkdownCell">
