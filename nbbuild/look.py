@@ -9,6 +9,7 @@ than a broken page.
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,8 +63,9 @@ class Look:
                                                           "theme", "slides"), strict=False)
 
     def key(self) -> dict[str, Any]:
-        """The look as plain data, for the export key."""
-        return dataclasses.asdict(self)
+        """The look as plain JSON data, for the export key: as the store gives it
+        back (lists, not tuples), so a recorded key compares equal to a new one."""
+        return json.loads(json.dumps(dataclasses.asdict(self)))
 
 
 LOOK_KEYS = ("logo", "css", "show_prompts", "theme", "slides")

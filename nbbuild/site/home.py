@@ -9,15 +9,11 @@ server, not for the published course.
 from __future__ import annotations
 
 import html
-from pathlib import PurePosixPath
 
-from nbbuild.config import Settings
 from nbbuild.course.labels import label, page_language
-from nbbuild.render.layout import Variant, relative_url, variant_folder
+from nbbuild.render.layout import Variant, relative_url
 from nbbuild.site.navigation import (
     OPEN_ORDER,
-    SITE_STATIC,
-    PageSite,
     SiteFrame,
     bar,
     head_links,
@@ -33,7 +29,8 @@ def home_page(frame: SiteFrame, variant: Variant, sections: list[Section],
     settings = frame.settings
     here = variant.home
     lang = variant.lang
-    site = _site(frame, settings, variant, here)
+    fmt = "html" if "html" in settings.formats else settings.formats[0]
+    site = frame.page_site(variant, fmt, here, settings.look)
     look_theme = settings.look.theme
     switch = ""
     if len(frame.variants) > 1:
@@ -72,22 +69,6 @@ def home_page(frame: SiteFrame, variant: Variant, sections: list[Section],
         f'<main class="nbb-homepage">\n<h1>{html.escape(frame.title)}</h1>\n{switch}{intro}'
         + "\n".join(parts) +
         f'\n</main>\n<script src="{_attr(site.static)}/site.js"></script>\n</body>\n</html>\n'
-    )
-
-
-def _site(frame: SiteFrame, settings: Settings, variant: Variant,
-          here: PurePosixPath) -> PageSite:
-    look = settings.look
-    fmt = "html" if "html" in settings.formats else settings.formats[0]
-    mirror = variant_folder(settings, variant.lang, variant.edition or "", fmt) \
-        if settings.variants else PurePosixPath(".")
-    return PageSite(
-        title=frame.title, home=relative_url(variant.home, here),
-        static=relative_url(SITE_STATIC, here), outline=relative_url(variant.outline_file, here),
-        search=relative_url(variant.search_file, here) if "html" in settings.formats else "",
-        here=here.as_posix(), root=".", lang=variant.lang, look=look,
-        logo=relative_url(mirror / look.logo, here) if look.logo else None,
-        css=tuple(relative_url(mirror / c, here) for c in look.css), formats=(), variants=(),
     )
 
 

@@ -81,22 +81,32 @@ class SiteFrame:
         variant = self.variant(source.lang, edition if settings.variants else None)
         formats = tuple((f, relative_url(paths[variant.output(f)], here))
                         for f in OPEN_ORDER if f != fmt and variant.output(f) in paths)
-        mirror = variant_folder(settings, source.lang, variant.edition or "", fmt) \
-            if settings.variants else PurePosixPath(".")
+        return self.page_site(variant, fmt, here, look, formats,
+                              self._others(source, variant, fmt, here))
+
+    def page_site(self, variant: Variant, fmt: str, here: PurePosixPath, look: Look,
+                  formats: tuple[tuple[str, str], ...] = (),
+                  others: tuple[tuple[str, str], ...] = ()) -> PageSite:
+        """The site as a file at ``here`` of ``variant`` sees it. The logo and the
+        stylesheets are the course's copies in the folder that mirrors the course
+        for format ``fmt``, so their own relative URLs keep working."""
+        mirror = variant_folder(self.settings, variant.lang, variant.edition or "", fmt) \
+            if self.settings.variants else PurePosixPath(".")
         return PageSite(
             title=self.title,
             home=relative_url(variant.home, here),
             static=relative_url(SITE_STATIC, here),
             outline=relative_url(variant.outline_file, here),
-            search=relative_url(variant.search_file, here),
+            search=relative_url(variant.search_file, here)
+            if "html" in self.settings.formats else "",
             here=here.as_posix(),
             root=relative_url(PurePosixPath("."), here),
-            lang=source.lang,
+            lang=variant.lang,
             look=look,
             logo=relative_url(mirror / look.logo, here) if look.logo else None,
             css=tuple(relative_url(mirror / c, here) for c in look.css),
             formats=formats,
-            variants=self._others(source, variant, fmt, here),
+            variants=others,
         )
 
     def _others(self, source: Source, variant: Variant, fmt: str,

@@ -158,6 +158,22 @@ def test_the_home_page_is_for_students(tmp_path, private_tmp):
     assert [s["t"] for s in data["sections"]] == ["Introduction", "Going further"]
 
 
+def test_a_no_op_build_with_look_settings_parses_no_source(tmp_path, private_tmp, monkeypatch):
+    """The look is part of every export key; a no-op build must still decide from
+    the store alone (stat and compare), without reading a notebook."""
+    course = _course(tmp_path, 'css = ["style.css"]\n[slides]\ntheme = "black"\n')
+    _build(course)
+    from nbbuild.course import editions
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a source was parsed in a no-op build")
+
+    monkeypatch.setattr(editions, "read", refuse)
+    result = build(load_settings(course, workers=2))
+    assert [r.action for r in result.results] == ["up to date"] * 3, [
+        str(r.error) for r in result.results]
+
+
 def test_a_markdown_edit_rewrites_that_lecture_and_the_search_index_only(tmp_path, private_tmp):
     course = _course(tmp_path)
     out = _build(course)
