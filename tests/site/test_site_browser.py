@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import http.server
 import threading
-import time
 from urllib.parse import unquote, urlsplit
 
 import nbformat
@@ -19,8 +18,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from nbbuild import build, load_settings
 
 from ..conftest import copy_course
-from ..watch.test_browser import start_chromium
-from ..watch.test_offline import _requests
+from ..watch.test_offline import _requests, _wait, offline_chromium
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
@@ -60,26 +58,9 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 @pytest.fixture
 def browser(tmp_path):
-    driver = start_chromium(
-        tmp_path / "profile", "--window-size=1280,900",
-        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-        capabilities={"goog:loggingPrefs": {"performance": "ALL"}})
+    driver = offline_chromium(tmp_path / "profile", "--window-size=1280,900")
     yield driver
     driver.quit()
-
-
-def _path(driver) -> str:
-    return unquote(urlsplit(driver.current_url).path)
-
-
-def _wait(driver, script: str, timeout: float = 20):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = driver.execute_script(script)
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"not true in {timeout} s: {script}")
 
 
 def _offline(driver, base: str) -> None:

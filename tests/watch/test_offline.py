@@ -45,13 +45,18 @@ def offline_course(tmp_path, private_tmp):
     return course / "_build"
 
 
-@pytest.fixture
-def offline_browser(tmp_path):
-    driver = start_chromium(
-        tmp_path / "profile", "--allow-file-access-from-files",
+def offline_chromium(profile, *flags: str):
+    """Chromium that cannot reach any host but 127.0.0.1, logging every request."""
+    return start_chromium(
+        profile, *flags,
         # Every host name fails to resolve: nothing can leave the machine.
         "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
         capabilities={"goog:loggingPrefs": {"performance": "ALL"}})
+
+
+@pytest.fixture
+def offline_browser(tmp_path):
+    driver = offline_chromium(tmp_path / "profile", "--allow-file-access-from-files")
     yield driver
     driver.quit()
 
