@@ -71,6 +71,12 @@ class Settings:
     #: Names of environment variables whose values can change results: part of
     #: every notebook's execution key.
     env: tuple[str, ...] = ()
+    #: The kernel of a percent source without a jupytext header, by extension
+    #: (``{"ts": "tslab"}``); course/languages.py has the defaults.
+    kernels: tuple[tuple[str, str], ...] = ()
+    #: Transport by kernelspec name (``{"xpython": "tcp"}``): ``ipc`` or ``tcp``;
+    #: by default ipc for ipykernel on POSIX, TCP on 127.0.0.1 for other kernels.
+    kernel_transport: tuple[tuple[str, str], ...] = ()
     #: Fork fresh kernels from a template that already imported ipykernel (POSIX).
     fork_kernels: bool = True
     #: Modules the kernel template imports once for all forked kernels (numpy,
@@ -158,6 +164,8 @@ _FILE_KEYS: dict[str, type | tuple[type, ...]] = {
     "theme": str,
     "slides": dict,
     "fork_kernels": bool,
+    "kernels": dict,
+    "kernel_transport": dict,
     "preload": list,
     "editions": list,
     "languages": list,
@@ -278,6 +286,14 @@ def _make(course: Path, merged: dict[str, Any], source: Path | None, where: str)
     _check_look_files(course, merged["look"], where)
     if "sections" in merged:
         merged["sections"] = _sections(merged["sections"], where)
+    if "kernels" in merged:
+        merged["kernels"] = _name_table(merged["kernels"], "kernels", where)
+    if "kernel_transport" in merged:
+        merged["kernel_transport"] = _name_table(merged["kernel_transport"],
+                                                 "kernel_transport", where)
+        bad = [k for k, v in merged["kernel_transport"] if v not in ("ipc", "tcp")]
+        if bad:
+            raise ConfigError(f"{where}: kernel_transport.{bad[0]} must be \"ipc\" or \"tcp\"")
     known = {f.name for f in fields(Settings)}
     return Settings(
         course=course,
@@ -306,6 +322,15 @@ def _check_look_files(course: Path, look: Look, where: str) -> None:
     for name, path in [("logo", look.logo)] + [("css", c) for c in look.css]:
         if path is not None and not (course / path).is_file():
             raise ConfigError(f"{where}: {name}: {path} is not a file of the course")
+
+
+def _name_table(value: dict[str, Any], key: str, where: str) -> tuple[tuple[str, str], ...]:
+    found = []
+    for name, chosen in value.items():
+        if not isinstance(chosen, str) or not chosen.strip():
+            raise ConfigError(f"{where}: {key}.{name} must be a name (text)")
+        found.append((str(name).lstrip("."), chosen.strip()))
+    return tuple(found)
 
 
 def _sections(value: dict[str, Any], where: str) -> tuple[tuple[str, str], ...]:

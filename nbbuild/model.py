@@ -36,6 +36,9 @@ class Source:
     rel: PurePosixPath
     kind: SourceKind
     lang: str | None = None
+    #: The extension of its ``code`` output: a percent source's own, an
+    #: ``.ipynb``'s kernel language's (``.sh`` for bash), else ``.py``.
+    code_ext: str = ".py"
 
     @property
     def stem(self) -> PurePosixPath:
@@ -81,6 +84,9 @@ class NotebookResult:
     cells: dict[int, float] = field(default_factory=dict)
     #: Seconds the notebook's kernel took to start (usually before it was needed).
     kernel_startup: float = 0.0
+    #: How its kernel was started: "forked" (from a template), "spawned" (its
+    #: kernelspec's command, by the launcher), or "" (no kernel, or on a cluster).
+    kernel_start: str = ""
     #: CPU seconds of the notebook's kernel process, from its start (or fork)
     #: until the notebook was done with it; None when not measured.
     kernel_cpu: float | None = None

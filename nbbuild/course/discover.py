@@ -27,25 +27,52 @@ from collections import defaultdict
 from pathlib import Path, PurePosixPath
 
 from nbbuild.config import CONFIG_FILE, Settings
+from nbbuild.course import languages
 from nbbuild.course.globs import matches_any, natural_key
 from nbbuild.errors import ConflictingOutputsError, DiscoveryError
 from nbbuild.model import Course, Source, SourceKind
 from nbbuild.render.layout import MARKER, asset_roots, outputs_of, site_files
 
 SKIPPED_DIRS = frozenset({".ipynb_checkpoints", "__pycache__", "node_modules"})
-_PERCENT_MARKER = re.compile(rb"^#\s?%%", re.MULTILINE)
-
-
 def is_percent_notebook(path: Path) -> bool:
-    """True when a ``.py`` file has at least one ``# %%`` cell marker."""
+    """True when a script in a language jupytext reads (``.py``, ``.sh``, ``.ts``,
+    ``.r``, ...) has at least one cell marker (``# %%``, ``// %%``)."""
+    pattern = languages.marker(path.suffix)
+    if pattern is None:
+        return False
+    text = _head(path, None)
+    return text is not None and re.search(pattern.pattern.encode(), text, re.M) is not None
+
+
+def _head(path: Path, size: int | None) -> bytes | None:
+    """A regular file's bytes (the last ``size`` of them), else None."""
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
         with os.fdopen(fd, "rb") as f:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                return False
-            return _PERCENT_MARKER.search(f.read()) is not None
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                return None
+            if size is not None and st.st_size > size:
+                f.seek(st.st_size - size)
+            return f.read()
     except OSError:
-        return False
+        return None
+
+
+_KERNELSPEC = re.compile(rb'"kernelspec"\s*:\s*\{([^{}]*)\}')
+_LANGUAGE = re.compile(rb'"language"\s*:\s*"([^"\\]*)"')
+
+
+def code_extension(path: Path, kind: SourceKind) -> str:
+    """The extension of a source's ``code`` output: a percent source's own; for an
+    ``.ipynb``, its kernelspec's language's, read from the end of the file (where
+    nbformat writes the metadata) without parsing it; ``.py`` when unknown."""
+    if kind is SourceKind.PERCENT:
+        return path.suffix
+    tail = _head(path, 64 * 1024) or b""
+    spec = _KERNELSPEC.search(tail)
+    found = _LANGUAGE.search(spec.group(1)) if spec else None
+    return languages.script_extension(found.group(1).decode() if found else None)
 
 
 def discover(settings: Settings) -> Course:
@@ -64,11 +91,12 @@ def discover(settings: Settings) -> Course:
             if not _is_settings_file(rel, settings):
                 assets.append(rel)
         elif matches_any(rel, settings.include):
-            sources.append(Source(path=path, rel=rel, kind=kind))
+            code_ext = code_extension(path, kind) if "code" in settings.formats else ".py"
+            sources.append(Source(path=path, rel=rel, kind=kind, code_ext=code_ext))
     sources.sort(key=lambda s: natural_key(s.rel))
     assets.sort(key=natural_key)
     sources = [
-        Source(s.path, s.rel, s.kind, lang)
+        Source(s.path, s.rel, s.kind, lang, s.code_ext)
         for s in sources
         for lang in (settings.languages or (None,))
     ]
@@ -183,7 +211,7 @@ def _skip_dir(path: Path, name: str, out: Path) -> bool:
 def _kind(path: Path) -> SourceKind | None:
     if path.suffix == ".ipynb":
         return SourceKind.IPYNB
-    if path.suffix == ".py" and is_percent_notebook(path):
+    if is_percent_notebook(path):
         return SourceKind.PERCENT
     return None
 

@@ -73,7 +73,7 @@ def read(source: Source, settings: Settings) -> LoadedNotebook:
     """Load ``source`` as the build executes it: for a course with editions or
     languages, its language's cells, without ``del`` and ``start`` cells, with
     slide tags applied; the whole language notebook is kept for the editions."""
-    return prepare(load(source, settings.max_source_bytes), settings)
+    return prepare(load(source, settings.max_source_bytes, dict(settings.kernels)), settings)
 
 
 def prepare(loaded: LoadedNotebook, settings: Settings) -> LoadedNotebook:

@@ -37,10 +37,34 @@ def compile_glob(pattern: str) -> re.Pattern[str]:
         elif pattern[i] == "?":
             out.append("[^/]")
             i += 1
+        elif pattern[i] == "[" and (end := _class_end(pattern, i)) > 0:
+            out.append(_char_class(pattern[i + 1:end]))
+            i = end + 1
         else:
             out.append(re.escape(pattern[i]))
             i += 1
     return re.compile("".join(out) + "(?:/.*)?")
+
+
+def _class_end(pattern: str, start: int) -> int:
+    """Where the ``[...]`` class opened at ``start`` ends (its ``]``), or -1 when it
+    does not: then ``[`` is an ordinary character, as in fnmatch."""
+    i = start + 1
+    if i < len(pattern) and pattern[i] in "!^":
+        i += 1
+    if i < len(pattern) and pattern[i] == "]":
+        i += 1  # a leading ] is part of the class
+    end = pattern.find("]", i)
+    return end if end >= 0 and "/" not in pattern[start:end] else -1
+
+
+def _char_class(inside: str) -> str:
+    """``[abc]``, ``[a-z]``, ``[!0-9]`` as a regular expression; never a slash."""
+    negate = inside[:1] in ("!", "^")
+    if negate:
+        inside = inside[1:]
+    body = inside.replace("\\", "\\\\").replace("^", "\\^")
+    return f"[^/{body}]" if negate else f"(?!/)[{body}]"
 
 
 def matches_any(path: PurePosixPath | str, patterns: Iterable[str]) -> bool:

@@ -18,13 +18,11 @@ from pathlib import Path
 import nbformat
 
 from nbbuild.config import DEFAULT_MAX_SOURCE_MB
+from nbbuild.course import languages
 from nbbuild.errors import SourceError
 from nbbuild.model import Source, SourceKind
 
 DEFAULT_KERNEL = "python3"
-#: What a percent ``.py`` source without a header runs on (ipykernel's own spec).
-DEFAULT_KERNELSPEC = {"name": DEFAULT_KERNEL, "display_name": "Python 3 (ipykernel)",
-                      "language": "python"}
 _MARKER_LINE = re.compile(r"^#\s?%%")
 _LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 _EMPHASIS = re.compile(r"(\*{1,3}|_{1,3}|`)(.+?)\1")
@@ -80,15 +78,17 @@ def plain_text(markdown: str) -> str:
 MAX_JSON_DEPTH = 200
 
 
-def load(source: Source, max_bytes: int = int(DEFAULT_MAX_SOURCE_MB * 2**20)) -> LoadedNotebook:
-    """Parse ``source`` and validate it as nbformat 4."""
+def load(source: Source, max_bytes: int = int(DEFAULT_MAX_SOURCE_MB * 2**20),
+         kernels: dict[str, str] | None = None) -> LoadedNotebook:
+    """Parse ``source`` and validate it as nbformat 4. ``kernels`` (the setting:
+    kernel by extension) names the kernel of a percent source without a header."""
     text, digest = _read_text(source, max_bytes)
     cell_lines = None
     if source.kind is SourceKind.IPYNB:
         nb = _parse_ipynb(source, text)
     else:
-        nb = _parse_percent(source, text)
-        cell_lines = _cell_lines(text, len(nb.cells))
+        nb = _parse_percent(source, text, kernels or {})
+        cell_lines = _cell_lines(text, len(nb.cells), source.rel.suffix)
     kernel_name = (nb.metadata.get("kernelspec") or {}).get("name") or DEFAULT_KERNEL
     return LoadedNotebook(source, nb, kernel_name, cell_lines, digest=digest)
 
@@ -176,11 +176,12 @@ def _depth(value: object) -> int:
     return deepest
 
 
-def _parse_percent(source: Source, text: str) -> nbformat.NotebookNode:
+def _parse_percent(source: Source, text: str, kernels: dict[str, str]) -> nbformat.NotebookNode:
     import jupytext
 
+    extension = source.rel.suffix
     try:
-        nb = jupytext.reads(text, fmt="py:percent")
+        nb = jupytext.reads(text, fmt={"extension": extension, "format_name": "percent"})
     except Exception as exc:
         raise SourceError(str(source.rel), f"cannot be read as a percent notebook: {exc}") from None
     nb = nbformat.from_dict(nb)
@@ -188,19 +189,21 @@ def _parse_percent(source: Source, text: str) -> nbformat.NotebookNode:
     # the same file would then differ. Ids from the cell's position are stable.
     for i, cell in enumerate(nb.cells, 1):
         cell["id"] = f"cell-{i}"
-    # A script without a jupytext header names no kernel; it runs on the default
-    # one, and the executed notebook must say so, or Jupyter asks the student.
-    nb.metadata.setdefault("kernelspec", dict(DEFAULT_KERNELSPEC))
+    # A script without a jupytext header names no kernel; it runs on the one for
+    # its language, and the executed notebook must say so, or Jupyter asks the student.
+    if not (nb.metadata.get("kernelspec") or {}).get("name"):
+        nb.metadata["kernelspec"] = languages.kernelspec(extension, kernels)
     return nb
 
 
-def _cell_lines(text: str, n_cells: int) -> list[int] | None:
+def _cell_lines(text: str, n_cells: int, extension: str = ".py") -> list[int] | None:
     """1-based line of each cell's ``# %%`` marker (cell source starts below it).
 
     Text before the first marker that is not the jupytext header becomes a cell
     of its own; it gets line 0, so its line N is line N of the file.
     """
-    markers = [i for i, line in enumerate(text.splitlines(), 1) if _MARKER_LINE.match(line)]
+    pattern = languages.marker(extension) or _MARKER_LINE
+    markers = [i for i, line in enumerate(text.splitlines(), 1) if pattern.match(line)]
     if len(markers) == n_cells:
         return markers
     if len(markers) + 1 == n_cells:

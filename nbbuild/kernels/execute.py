@@ -54,6 +54,9 @@ class Execution:
     seconds: float = 0.0
     reads: set[str] = field(default_factory=set)
     writes: set[str] = field(default_factory=set)
+    #: Whether the kernel reported what it read (an IPython kernel with nbbuild's
+    #: tracker); if not, the notebook depends on the files of its folder.
+    tracked: bool = True
 
 
 def strip_ansi(text: str) -> str:
@@ -185,11 +188,15 @@ async def _kernel_trouble(kernel: Kernel, options: ExecuteOptions) -> str:
 
     jupyter_client's heartbeat thread pings once a second; a busy cell does not
     stop the answers (ipykernel answers from a thread of its own), a stopped or
-    frozen process does. Memory is the resident size of the kernel and of every
-    process it started, read with psutil four times a second."""
-    channel = getattr(kernel.kc, "hb_channel", None)
+    frozen process does. Kernels whose heartbeat waits for the cell (IRkernel,
+    tslab; kinds.py) are watched through their process instead: stopped is trouble
+    (a dead one is found by nbclient), and the cell and notebook timeouts still
+    apply. Memory is the resident size of the kernel and of every process it
+    started, read with psutil four times a second."""
+    channel = getattr(kernel.kc, "hb_channel", None) if kernel.beats_while_busy else None
     limit = options.kernel_memory_bytes
     silent_since = None
+    stopped_since = None
     while True:
         await asyncio.sleep(0.25)
         if limit:
@@ -197,7 +204,13 @@ async def _kernel_trouble(kernel: Kernel, options: ExecuteOptions) -> str:
             if used > limit:
                 return (f"kernel used {used / 2**20:.0f} MB of memory, over its limit of "
                         f"{limit / 2**20:.0f} MB (kernel_memory_mb),")
-        if channel is None or channel.is_beating() or not channel.is_alive():
+        if channel is None:
+            now = time.monotonic()
+            stopped_since = (stopped_since or now) if _stopped(kernel) else None
+            if stopped_since is not None and now - stopped_since >= options.heartbeat_timeout:
+                return f"kernel process was stopped for {now - stopped_since:.0f} s"
+            continue
+        if channel.is_beating() or not channel.is_alive():
             silent_since = None
             continue
         now = time.monotonic()
@@ -205,6 +218,20 @@ async def _kernel_trouble(kernel: Kernel, options: ExecuteOptions) -> str:
         if now - silent_since >= options.heartbeat_timeout:
             # the first missed ping was a second before it was seen as missed
             return f"kernel stopped answering its heartbeat for {now - silent_since + 1:.0f} s"
+
+
+def _stopped(kernel: Kernel) -> bool:
+    """Whether the kernel's process is stopped (SIGSTOP, a debugger) or a zombie."""
+    import psutil
+
+    processes = kernel.processes()
+    if not processes:
+        return False
+    try:
+        return processes[0].status() in (psutil.STATUS_STOPPED, psutil.STATUS_TRACING_STOP,
+                                         psutil.STATUS_ZOMBIE)
+    except psutil.Error:
+        return False
 
 
 def _resident(processes: list) -> int:
@@ -280,7 +307,10 @@ async def tracked_files(kernel: Kernel, root: Path) -> tuple[set[str], set[str]]
     (``KernelPool(setup_code=...)``) saw them; empty sets if it cannot answer.
 
     Asked after the last cell, off the worker's critical path: under load each
-    extra round trip to a kernel costs tens of milliseconds of waiting."""
+    extra round trip to a kernel costs tens of milliseconds of waiting. A kernel
+    that cannot run the tracker (not an IPython kernel) is not asked."""
+    if not kernel.runs_python:
+        return set(), set()
     try:
         reply = await run_silent(
             kernel.kc, "", timeout=30.0, user_expressions={"deps": REPORT_EXPRESSION}

@@ -38,16 +38,23 @@ class Kernel:
         #: CPU seconds the kernel process used (with its finished children), read
         #: when it is discarded; None if it was already gone.
         self.cpu_seconds: float | None = None
+        #: Whether nbbuild's Python set-up code runs in it (kinds.runs_ipython_code).
+        self.runs_python = True
+        #: Whether an unanswered heartbeat means a frozen kernel (kinds.py).
+        self.beats_while_busy = True
+        #: Called once the kernel is stopped (gives back its TCP ports).
+        self.after_stop: Any = None
 
     def read_cpu(self) -> None:
-        """Keep the process's CPU time now, before it is killed."""
+        """Keep the kernel's CPU time now, before it is killed: its process (below
+        the launcher, when one started it) with its finished children."""
         import psutil
 
-        pid = self.pid
-        if pid is None:
+        processes = self.processes()
+        if not processes:
             return
         try:
-            t = psutil.Process(pid).cpu_times()
+            t = processes[0].cpu_times()
         except psutil.Error:
             return
         self.cpu_seconds = t.user + t.system + t.children_user + t.children_system
@@ -70,6 +77,9 @@ class Kernel:
         try:
             kernel = psutil.Process(pid)
             root = kernel
+            if getattr(self.km.provisioner, "guarded", False):  # below the launcher
+                direct = kernel.children()
+                return [*direct, *(p for child in direct for p in child.children(recursive=True))]
             if getattr(self.km.provisioner, "forked", False):
                 root = kernel.parent() or kernel  # the keeper, where there is one
                 if root.pid == os.getpid():
@@ -113,6 +123,14 @@ class Kernel:
         started = [] if getattr(self.km.provisioner, "forked", False) else self.processes()[1:]
         await stop_kernel(self.km, self.kc, self._log)
         _kill(started)
+        if self.after_stop is not None:
+            self.after_stop()
+
+
+def _parent_id(msg: dict[str, Any]) -> Any:
+    """The id of the request a message answers; None for a message that answers
+    none (some kernels send ``parent_header: null`` rather than ``{}``)."""
+    return (msg.get("parent_header") or {}).get("msg_id")
 
 
 class KernelStartError(Exception):
@@ -146,14 +164,14 @@ async def wait_until_ready(km: Any, kc: Any, timeout: float) -> dict[str, Any]:
             if reply is None:
                 try:
                     msg = await kc.shell_channel.get_msg(timeout=0.02)
-                    if msg["parent_header"].get("msg_id") in sent:
+                    if _parent_id(msg) in sent:
                         reply = msg["content"]
                 except Empty:
                     pass
             try:
                 msg = await kc.iopub_channel.get_msg(timeout=0.02)
                 idle = idle or (
-                    msg["parent_header"].get("msg_id") in sent
+                    _parent_id(msg) in sent
                     and msg["msg_type"] == "status"
                     and msg["content"].get("execution_state") == "idle"
                 )
@@ -184,7 +202,7 @@ async def run_silent(kc: Any, code: str, *, timeout: float, **kwargs: Any) -> di
             msg = await kc.shell_channel.get_msg(timeout=min(left, 1.0))
         except Empty:  # keep waiting until the deadline
             continue
-        if msg["parent_header"].get("msg_id") == msg_id:
+        if _parent_id(msg) == msg_id:
             if msg["content"].get("status") != "ok":
                 raise RuntimeError(f"nbbuild's own request failed in the kernel: {msg['content']}")
             return msg

@@ -37,6 +37,8 @@ from nbbuild.kernels.kernel import (
     stop_kernel,
     wait_until_ready,
 )
+from nbbuild.kernels.kinds import beats_while_busy, is_ipykernel, runs_ipython_code
+from nbbuild.kernels.ports import PortClaims
 from nbbuild.platforms import kernel_transport
 
 # Parallel kernels must not share IPython's SQLite history file.
@@ -60,6 +62,7 @@ class KernelPool:
         fork: bool = True,
         preload: tuple[str, ...] = (),
         setup_code: str | None = None,
+        transports: dict[str, str] | None = None,
     ) -> None:
         self.spares = max(0, spares)
         self.startup_timeout = startup_timeout
@@ -93,6 +96,11 @@ class KernelPool:
         #: (nbbuild installs its file tracker this way, off the critical path).
         self.setup_code = setup_code
         self._templates: Any = None
+        self._ports = PortClaims()
+        self._specs: dict[str, list[str]] = {}
+        #: Transport by kernelspec name (``kernel_transport`` setting); others:
+        #: ``ipc`` (POSIX) for ipykernel, ``tcp`` for every other kernel.
+        self.transports = dict(transports or {})
 
     async def __aenter__(self) -> KernelPool:
         return self
@@ -175,7 +183,29 @@ class KernelPool:
             await self._templates.close()
         if self._context is not None:
             self._context.destroy(linger=0)
+        self._ports.release_all()
         shutil.rmtree(self._runtime_dir, ignore_errors=True)
+
+    def _argv(self, kernel_name: str) -> list[str]:
+        """The kernelspec's command (looked up once per name)."""
+        if kernel_name not in self._specs:
+            from jupyter_client.kernelspec import KernelSpecManager
+
+            try:
+                spec = KernelSpecManager().get_kernel_spec(kernel_name)
+                self._specs[kernel_name] = list(spec.argv)
+            except Exception:  # unknown: jupyter_client says so when starting it
+                self._specs[kernel_name] = []
+        return self._specs[kernel_name]
+
+    def _transport_for(self, kernel_name: str, ipykernel: bool) -> str:
+        """``ipc`` where it is proven (ipykernel, POSIX), TCP for other kernels:
+        some die on socket paths longer than ~32 characters, some bind another
+        path than the one they are given."""
+        chosen = self.transports.get(kernel_name)
+        if chosen:
+            return chosen
+        return self._transport if ipykernel else "tcp"
 
     def pids(self) -> list[int]:
         """Process ids of the kernels alive now (in use or spare) and of the templates.
@@ -192,6 +222,8 @@ class KernelPool:
             pid = kernel.pid
             if pid is not None:
                 found.append(pid)
+            if getattr(kernel.km.provisioner, "guarded", False):  # the launcher's kernel
+                found.extend(p.pid for p in kernel.processes()[:1])
         if self._templates is not None:
             found.extend(self._templates.pids())
         return found
@@ -257,17 +289,24 @@ class KernelPool:
             # forked kernel's start-up. Retry every 10 ms instead.
             self._context.setsockopt(zmq.RECONNECT_IVL, 10)
         name = f"kernel-{uuid.uuid4().hex[:12]}"
+        ipykernel = is_ipykernel(self._argv(request.kernel_name))
+        transport = self._transport_for(request.kernel_name, ipykernel)
         km = AsyncKernelManager(
             kernel_name=request.kernel_name,
-            transport=self._transport,
+            transport=transport,
+            # with ipc, ``ip`` is the sockets' path prefix: jupyter_client's default
+            **({"ip": "127.0.0.1"} if transport == "tcp" else {}),
             connection_file=str(self._runtime_dir / f"{name}.json"),
             context=self._context,
         )
+        if transport == "tcp":  # claimed, so that no other build's kernel gets them
+            (km.shell_port, km.iopub_port, km.stdin_port, km.hb_port,
+             km.control_port) = self._ports.claim(name, 5)
         log = open(self._runtime_dir / f"{name}.log", "w+b")  # noqa: SIM115 (closed in stop_kernel)
         kc = None
         began = time.perf_counter()
         try:
-            if self._fork:
+            if self._fork and ipykernel:
                 from nbbuild.kernels.templates import Templates, preload_for
 
                 if self._templates is None:
@@ -276,10 +315,16 @@ class KernelPool:
                     )
                 await self._templates.prepare(
                     km, preload_for(self.preload, request.cwd), self.setup_code)
+            if km.provisioner is None:  # started, not forked: by the launcher
+                from nbbuild.kernels.provisioner import GuardedProvisioner
+
+                km.kernel_id = km.kernel_id or str(uuid.uuid4())
+                km.provisioner = GuardedProvisioner(
+                    kernel_id=km.kernel_id, kernel_spec=km.kernel_spec, parent=km)
             await km.start_kernel(
                 cwd=str(request.cwd),
                 env=self.env,
-                extra_arguments=KERNEL_ARGS,
+                extra_arguments=KERNEL_ARGS if ipykernel else [],
                 stdout=log,
                 stderr=log,
             )
@@ -288,7 +333,8 @@ class KernelPool:
             # the cell timeout. (start_channels() resets allow_stdin, so say it here.)
             kc.start_channels(stdin=False)
             info = await wait_until_ready(km, kc, self.startup_timeout)
-            if self.setup_code and not getattr(km.provisioner, "set_up", False):
+            python = runs_ipython_code(info)
+            if python and self.setup_code and not getattr(km.provisioner, "set_up", False):
                 try:
                     await run_silent(kc, self.setup_code, timeout=self.startup_timeout)
                 except (TimeoutError, RuntimeError) as exc:
@@ -296,11 +342,16 @@ class KernelPool:
         except KernelStartError as exc:
             exc.log = _read(log)
             await asyncio.shield(stop_kernel(km, kc, log))
+            self._ports.release(name)
             raise
         except BaseException:
             await asyncio.shield(stop_kernel(km, kc, log))
+            self._ports.release(name)
             raise
         kernel = Kernel(request, km, kc, log, time.perf_counter() - began)
+        kernel.after_stop = lambda: self._ports.release(name)
+        kernel.runs_python = python
+        kernel.beats_while_busy = beats_while_busy(info, ipykernel)
         if not self.startup_seconds and self._first_launch is not None:
             self.startup_seconds = time.perf_counter() - self._first_launch
         self._first_ready.set()

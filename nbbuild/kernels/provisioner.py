@@ -91,21 +91,23 @@ class ForkedProcess:
         self.send_signal(signal.SIGTERM)
 
 
-class ForkProvisioner(LocalProvisioner):  # type: ignore[misc]
-    """Launch the kernel by asking a template to fork it; else start it normally."""
+#: The launcher that keeps a started kernel below nbbuild (launcher.py).
+LAUNCHER_SCRIPT = os.path.join(os.path.dirname(__file__), "launcher.py")
 
-    #: The ``templates.KernelTemplate`` to fork from (set by ``Templates.prepare``).
-    template: Any = None
-    #: Gets the template again (restarted, if it died); set by ``Templates.prepare``.
-    get_template: Any = None
-    #: Code the child runs before it becomes a kernel (``Templates.prepare``).
-    setup: str | None = None
-    forked: bool = False
 
-    @property
-    def set_up(self) -> bool:
-        """Whether the kernel ran ``setup`` (it was forked with it)."""
-        return self.forked and bool(self.setup)
+def guarded_command(cmd: list[str], log: str) -> list[str]:
+    """``cmd`` run by the launcher, so the kernel and what it starts die with
+    nbbuild (Linux); elsewhere ``cmd`` itself."""
+    if not sys.platform.startswith("linux"):
+        return cmd
+    return [sys.executable, "-S", "-E", LAUNCHER_SCRIPT, log, "--", *cmd]
+
+
+class GuardedProvisioner(LocalProvisioner):  # type: ignore[misc]
+    """jupyter_client's local provisioner, with the kernel started by the launcher."""
+
+    #: Whether the process is the launcher (the kernel is its child).
+    guarded: bool = False
 
     async def wait(self) -> int | None:
         """As LocalProvisioner's, but polling every 10 ms instead of 100 ms: a killed
@@ -122,6 +124,29 @@ class ForkProvisioner(LocalProvisioner):  # type: ignore[misc]
                 stream.close()
         self.process = None
         return code
+
+    async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> Any:
+        log = kwargs.get("stdout")
+        wrapped = guarded_command(cmd, getattr(log, "name", os.devnull))
+        self.guarded = wrapped is not cmd
+        return await super().launch_kernel(wrapped, **kwargs)
+
+
+class ForkProvisioner(GuardedProvisioner):
+    """Launch the kernel by asking a template to fork it; else start it normally."""
+
+    #: The ``templates.KernelTemplate`` to fork from (set by ``Templates.prepare``).
+    template: Any = None
+    #: Gets the template again (restarted, if it died); set by ``Templates.prepare``.
+    get_template: Any = None
+    #: Code the child runs before it becomes a kernel (``Templates.prepare``).
+    setup: str | None = None
+    forked: bool = False
+
+    @property
+    def set_up(self) -> bool:
+        """Whether the kernel ran ``setup`` (it was forked with it)."""
+        return self.forked and bool(self.setup)
 
     async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> Any:
         split = split_ipykernel_command(cmd)

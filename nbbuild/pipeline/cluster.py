@@ -160,7 +160,7 @@ class Cluster:
         loaded.nb.metadata = executed.metadata
         execution = Execution(cell_seconds={int(k): v for k, v in answer["cells"].items()},
                               seconds=answer["seconds"], reads=set(answer["reads"]),
-                              writes=set(answer["writes"]))
+                              writes=set(answer["writes"]), tracked=answer.get("tracked", True))
         return execution, answer
 
 
@@ -277,7 +277,8 @@ async def run_on_worker(payload: dict[str, Any]) -> dict[str, Any]:
         reads, writes = await tracked_files(kernel, root)
         answer.update(nb=dict(loaded.nb), cells={str(k): v for k, v in
                                                   execution.cell_seconds.items()},
-                      seconds=execution.seconds, reads=sorted(reads), writes=sorted(writes))
+                      seconds=execution.seconds, reads=sorted(reads), writes=sorted(writes),
+                      tracked=kernel.runs_python)
     except NotebookError as exc:
         answer["error"] = exc
     finally:

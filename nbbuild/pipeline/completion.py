@@ -59,6 +59,7 @@ async def complete(
                         execution.reads, execution.writes = await tracked_files(
                             kernel, settings.course
                         )
+                        execution.tracked = kernel.runs_python
                 finally:
                     pool.discard(kernel)
                     result.kernel_cpu = kernel.cpu_seconds
@@ -66,6 +67,8 @@ async def complete(
             result.stages["export"] = time.perf_counter() - began
             if cache is not None:
                 reads = (execution.reads - execution.writes) | cache.declared_files(loaded.source)
+                if not execution.tracked:  # the kernel cannot say: its folder's files
+                    reads |= cache.folder_files(loaded.source)
                 execution_record = (payload_of(loaded.nb), cache.fingerprints(reads))
                 record_result(cache, job, result, reporter, execution_record)
         else:

@@ -38,7 +38,7 @@ def plan_with_notes(
                 rows.append((source.key, Action.SKIP.value, []))
                 continue
             try:
-                raw = load(source, settings.max_source_bytes)
+                raw = load(source, settings.max_source_bytes, dict(settings.kernels))
                 if source.lang in (None, (settings.languages or (None,))[0]):
                     for tag, cells in unknown_tags(raw).items():
                         where = f"{source.rel} (cell {', '.join(map(str, cells))})"

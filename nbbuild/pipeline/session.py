@@ -78,6 +78,7 @@ def pool_for(settings: Settings, *, tracking: bool) -> KernelPool:
         startup_timeout=settings.startup_timeout,
         fork=settings.fork_kernels,
         preload=settings.preload,
+        transports=dict(settings.kernel_transport),
         setup_code="\n".join(
             ([install_code(settings.course)] if tracking else [])
             + [cap_code(int(settings.max_output_mb * 2**20), settings.max_outputs)]

@@ -75,6 +75,7 @@ async def _execute_one(
         ready = time.perf_counter()
         result.stages["kernel_wait"] = ready - result.started
         result.kernel_startup = kernel.startup
+        result.kernel_start = "forked" if kernel.forked else "spawned"
         try:
             execution = await execute_notebook(loaded, kernel, options)
             result.cells = {

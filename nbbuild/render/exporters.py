@@ -169,12 +169,16 @@ def _bytecode_cache() -> Any:
 
 
 def script(nb: nbformat.NotebookNode) -> str:
-    """The notebook as a clean percent-format script: cells and their tags, no
-    outputs, no notebook metadata (jupytext writes it, and reads it back)."""
+    """The notebook as a clean percent-format script in its kernel's language (``#
+    %%`` cells for Python and bash, ``// %%`` for TypeScript): cells and their
+    tags, no outputs, no notebook metadata (jupytext writes it, and reads it back)."""
     import jupytext
 
+    from nbbuild.course.languages import script_extension
+
+    language = (nb.metadata.get("kernelspec") or {}).get("language")
     return jupytext.writes(nb, fmt={
-        "extension": ".py",
+        "extension": script_extension(language),
         "format_name": "percent",
         "notebook_metadata_filter": "-all",
         "cell_metadata_filter": "tags,-all",

@@ -25,9 +25,15 @@ INDEX = PurePosixPath("index.html")
 MARKER = ".nbbuild-output"
 
 
-def output_paths(stem: PurePosixPath, formats: tuple[str, ...]) -> dict[str, PurePosixPath]:
+def output_paths(stem: PurePosixPath, formats: tuple[str, ...],
+                 code_ext: str = ".py") -> dict[str, PurePosixPath]:
     """Each format's output, relative to the output folder (the simple layout)."""
-    return {fmt: stem.with_name(stem.name + SUFFIXES[fmt]) for fmt in formats}
+    return {fmt: stem.with_name(stem.name + suffix(fmt, code_ext)) for fmt in formats}
+
+
+def suffix(fmt: str, code_ext: str = ".py") -> str:
+    """A format's file suffix; the code format's is the source's language's."""
+    return code_ext if fmt == "code" else SUFFIXES[fmt]
 
 
 def output_key(lang: str | None, edition: str | None, fmt: str) -> str:
@@ -51,12 +57,12 @@ def variant_folder(settings: Settings, lang: str | None, edition: str, fmt: str)
 def outputs_of(settings: Settings, source: Source) -> dict[str, PurePosixPath]:
     """Every output of ``source`` by key, relative to the output folder."""
     if not settings.variants:
-        return output_paths(source.stem, settings.formats)
+        return output_paths(source.stem, settings.formats, source.code_ext)
     found = {}
     for edition in settings.edition_names:
         for fmt in settings.formats:
             folder = variant_folder(settings, source.lang, edition, fmt)
-            name = source.stem.name + SUFFIXES[fmt]
+            name = source.stem.name + suffix(fmt, source.code_ext)
             found[output_key(source.lang, edition, fmt)] = folder / source.stem.parent / name
     return found
 

@@ -49,7 +49,10 @@ SCHEMA: dict[str, Any] = {
         "workers_idle_seconds": _seconds,
         "worker_utilization": {"type": ["number", "null"], "minimum": 0, "maximum": 1},
         "forked": {"type": "boolean"},
-        "kernel_strategy": {"enum": ["fork", "spawn", "none"]},
+        "kernel_strategy": {"enum": ["fork", "spawn", "mixed", "none"]},
+        "kernels_by_start": {"type": "object", "properties": {
+            "forked": {"type": "integer", "minimum": 0},
+            "spawned": {"type": "integer", "minimum": 0}}},
         "preload": {"type": "array", "items": {"type": "string"}},
         "kernel_cpu_seconds": _seconds,
         "kernel_cpu_per_notebook": {"type": ["number", "null"], "minimum": 0},
@@ -109,6 +112,7 @@ SCHEMA: dict[str, Any] = {
                                "additionalProperties": _seconds},
                     "export_detail": _phase_map,
                     "kernel_startup": _seconds,
+                    "kernel_start": {"enum": ["forked", "spawned", ""]},
                     "kernel_cpu_seconds": {"type": ["number", "null"], "minimum": 0},
                     "cells": {"type": "object", "additionalProperties": _seconds},
                     "outputs": {"type": "object", "additionalProperties": {"type": "string"}},
@@ -118,6 +122,17 @@ SCHEMA: dict[str, Any] = {
         },
     },
 }
+
+
+def _strategy(result: BuildResult) -> str:
+    """How the build's kernels were started: by the notebooks' own counts where
+    known (a mixed course is "mixed"), else by the pool."""
+    starts = {r.kernel_start for r in result.results if r.kernel_start}
+    if len(starts) > 1:
+        return "mixed"
+    if starts:
+        return "fork" if starts == {"forked"} else "spawn"
+    return "none" if not result.kernels_started else "fork" if result.forked else "spawn"
 
 
 def build_report(result: BuildResult, *, course: Path, workers: int) -> dict[str, Any]:
@@ -157,9 +172,10 @@ def build_report(result: BuildResult, *, course: Path, workers: int) -> dict[str
         "workers_idle_seconds": idle,
         "worker_utilization": min(1.0, busy / capacity) if capacity > 0 else None,
         "forked": result.forked,
-        "kernel_strategy": (
-            "none" if not result.kernels_started else "fork" if result.forked else "spawn"
-        ),
+        "kernel_strategy": _strategy(result),
+        "kernels_by_start": {
+            start: sum(1 for r in result.results if r.kernel_start == start)
+            for start in ("forked", "spawned")},
         "preload": list(result.preload),
         "kernel_cpu_seconds": sum(measured),
         "kernel_cpu_per_notebook": sum(measured) / len(measured) if measured else None,
@@ -201,6 +217,7 @@ def _notebook(r: NotebookResult) -> dict[str, Any]:
         "phases": phases,
         "export_detail": dict(r.export_detail),
         "kernel_startup": r.kernel_startup,
+        "kernel_start": r.kernel_start,
         "kernel_cpu_seconds": r.kernel_cpu,
         "cells": {str(i + 1): s for i, s in r.cells.items()},
         "outputs": {fmt: str(p) for fmt, p in r.outputs.items()},

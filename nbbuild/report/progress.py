@@ -152,7 +152,7 @@ def time_summary(result: BuildResult) -> list[str]:
     lines = [
         f"where the time went (summed over notebooks): {phases}",
         f"kernels: {report['kernels_started']} started"
-        + (" (forked)" if report["forked"] else "")
+        + _starts(report)
         + (f", preloading {', '.join(report['preload'])}" if report["preload"] else "")
         + f" · CPU: nbbuild {report['cpu_seconds']:.1f} s, kernels "
         f"{report['kernel_cpu_seconds']:.1f} s"
@@ -230,3 +230,13 @@ class RichReporter(NullReporter):
         for source, started in list(self.running.items()):
             table.add_row(f"{now - started:5.1f} s", source.key)
         return table
+
+
+def _starts(report: dict) -> str:
+    """" (forked)", " (spawned)", or " (3 forked, 2 spawned)" for a mixed course."""
+    by = report.get("kernels_by_start") or {}
+    if by.get("forked") and by.get("spawned"):
+        return f" ({by['forked']} forked, {by['spawned']} spawned)"
+    if by.get("spawned"):
+        return " (spawned)"
+    return " (forked)" if report["forked"] else ""

@@ -89,6 +89,14 @@ class Cache:
         globs = self.declared(source)
         return {str(f) for f in self.files if globs and matches_any(f, globs)}
 
+    def folder_files(self, source: Source) -> set[str]:
+        """Course files in the notebook's folder and below it: what a notebook of a
+        kernel that cannot report its reads depends on, conservatively (as the
+        course tool nbbuild replaces does)."""
+        folder = source.rel.parent.as_posix()
+        prefix = "" if folder == "." else folder + "/"
+        return {str(f) for f in self.files if str(f).startswith(prefix)}
+
     def quick(self, source: Source) -> Decision | None:
         """SKIP without parsing when nothing that matters moved; else None."""
         record = self.store.notebook(source.key)

@@ -18,6 +18,14 @@ from nbbuild.course.globs import matches_any, natural_key
         ("a/**/*.py", "a/b/c/helpers.py", True),
         ("lecture-?.ipynb", "x/lecture-1.ipynb", True),
         ("lecture-?.ipynb", "x/lecture-10.ipynb", False),
+        # [...] classes, as fnmatch has them; never matching a slash
+        ("data/[ab]*.csv", "data/a1.csv", True),
+        ("data/[ab]*.csv", "data/c1.csv", False),
+        ("lec[0-9].py", "x/lec3.py", True),
+        ("lec[!0-9].py", "lec3.py", False),
+        ("lec[!0-9].py", "lecx.py", True),
+        ("a[!x]b", "a/b", False),
+        ("a[.py", "a[.py", True),  # no closing bracket: a plain character
     ],
 )
 def test_glob_semantics(pattern, path, expected):

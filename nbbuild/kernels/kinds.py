@@ -1,0 +1,46 @@
+"""What nbbuild may assume of a kernel, decided from its kernelspec and its
+``kernel_info`` reply, never from its name.
+
+nbbuild adds things to an ipykernel (IPython-only command-line options, the file
+tracker and the output cap, which are Python code, a fork from a warm template)
+and trusts its heartbeat, which a separate thread answers while a cell runs. Any
+other kernel (bash_kernel, xeus-python, tslab, IRkernel, a C kernel) is started
+exactly as ``jupyter nbconvert --execute`` starts it, over TCP on 127.0.0.1, and
+watched through its process instead of its heartbeat.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+#: Module names that start an ipykernel (``python -m ipykernel_launcher``).
+IPYKERNEL_MODULES = ("ipykernel_launcher", "ipykernel")
+#: ``kernel_info`` implementations whose heartbeat is answered by its own thread,
+#: so that silence means a frozen process rather than a busy cell.
+BEATS_WHILE_BUSY = ("ipython", "xeus-python", "xpython")
+
+
+def is_ipykernel(argv: Sequence[str]) -> bool:
+    """Whether a kernelspec's command starts an ipykernel: ``python -m
+    ipykernel_launcher -f {connection_file}`` and the like."""
+    for i in range(len(argv) - 1):
+        if argv[i] == "-m" and argv[i + 1] in IPYKERNEL_MODULES:
+            return True
+    return False
+
+
+def runs_ipython_code(info: dict[str, Any] | None) -> bool:
+    """Whether nbbuild's own Python set-up code (the file tracker, the output cap)
+    can run in a kernel, from its ``kernel_info`` reply: an IPython kernel."""
+    if not info:
+        return False
+    language = (info.get("language_info") or {}).get("name")
+    return info.get("implementation") == "ipython" and language == "python"
+
+
+def beats_while_busy(info: dict[str, Any] | None, ipykernel: bool) -> bool:
+    """Whether an unanswered heartbeat means trouble (see ``BEATS_WHILE_BUSY``)."""
+    if ipykernel:
+        return True
+    return bool(info) and str(info.get("implementation", "")).lower() in BEATS_WHILE_BUSY
