@@ -23,6 +23,19 @@ def plan_course(settings: Settings, *, force: bool = False) -> list[tuple[str, s
     return rows
 
 
+def tracks_reads(kernel_name: str) -> bool:
+    """Whether the kernel reports the files a notebook reads (an ipykernel, with
+    nbbuild's tracker); other kernels' notebooks depend on their folder's files."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    from nbbuild.kernels.kinds import is_ipykernel
+
+    try:
+        return is_ipykernel(KernelSpecManager().get_kernel_spec(kernel_name).argv)
+    except Exception:
+        return True  # unknown: the build says so
+
+
 def plan_with_notes(
     settings: Settings, *, force: bool = False
 ) -> tuple[list[tuple[str, str, list[str]]], list[str]]:
@@ -51,7 +64,11 @@ def plan_with_notes(
                 rows.append((source.key, Action.SKIP.value, []))
                 continue
             decision, _, _ = cache.decide(loaded)
-            rows.append((source.key, decision.action.value, decision.reasons))
+            reasons = list(decision.reasons)
+            if reasons and not tracks_reads(loaded.kernel_name):
+                reasons.append(f"dependencies: the files of its folder and [depends] (kernel "
+                               f"{loaded.kernel_name!r} cannot report what it reads)")
+            rows.append((source.key, decision.action.value, reasons))
     notes = [
         f"unknown tag {tag!r} ignored: {'; '.join(places)}" for tag, places in sorted(unknown.items())
     ]

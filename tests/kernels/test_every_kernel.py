@@ -113,6 +113,8 @@ def test_a_mixed_course_builds_rebuilds_and_reruns_only_what_changed(
     planned = {rel.split("/")[-1]: (action, reasons) for rel, action, reasons in
                plan_with_notes(load_settings(course, workers=4))[0]}
     assert planned["ir.ipynb"][0] == "re-execute" and "data.csv" in planned["ir.ipynb"][1][0]
+    assert "the files of its folder" in planned["ir.ipynb"][1][-1]  # which rule applied
+    assert not any("files of its folder" in r for r in planned["python3.ipynb"][1])
     data = build(load_settings(course, workers=4))
     ran = sorted(r.source.stem.name for r in data.results if r.action == "executed")
     assert ran == ["bash", "ir", "python3", "tslab", "xpython"]
@@ -194,3 +196,16 @@ def test_percent_sources_in_other_languages_build_every_format(tmp_path, private
                .metadata.kernelspec.name for r in result.results}
     assert kernels == {"shell": "bash", "types": "tslab", "stats": "ir"}
     assert (out / "helper.sh").read_text() == "echo not a notebook\n"
+
+
+def test_a_stopped_kernel_without_busy_heartbeats_is_found_by_its_process_state(
+        tmp_path, private_tmp, kernelspecs):
+    """tslab does not answer heartbeats while busy, so its process is watched: a
+    kernel stopped (SIGSTOP) for heartbeat_timeout seconds is given up."""
+    course = tmp_path / "stops"
+    course.mkdir()
+    _notebook(course / "stops.ipynb", "tslab", "process.kill(process.pid, 'SIGSTOP');")
+    result = build(load_settings(course, workers=1, heartbeat_timeout=2, timeout=60))
+    [r] = result.results
+    assert r.status is Status.ERRORED and "kernel process was stopped" in str(r.error)
+    assert kernel_processes(private_tmp) == []
