@@ -285,7 +285,7 @@ def _make(course: Path, merged: dict[str, Any], source: Path | None, where: str)
         raise ConfigError(str(exc)) from None
     _check_look_files(course, merged["look"], where)
     if "sections" in merged:
-        merged["sections"] = _sections(merged["sections"], where)
+        merged["sections"] = _name_table(merged["sections"], "sections", where, "a title", "/")
     if "kernels" in merged:
         merged["kernels"] = _name_table(merged["kernels"], "kernels", where)
     if "kernel_transport" in merged:
@@ -324,21 +324,14 @@ def _check_look_files(course: Path, look: Look, where: str) -> None:
             raise ConfigError(f"{where}: {name}: {path} is not a file of the course")
 
 
-def _name_table(value: dict[str, Any], key: str, where: str) -> tuple[tuple[str, str], ...]:
+def _name_table(value: dict[str, Any], key: str, where: str, what: str = "a name",
+                strip: str = ".") -> tuple[tuple[str, str], ...]:
+    """A table of texts (``[kernels]``, ``[sections]``) as pairs, each checked."""
     found = []
     for name, chosen in value.items():
         if not isinstance(chosen, str) or not chosen.strip():
-            raise ConfigError(f"{where}: {key}.{name} must be a name (text)")
-        found.append((str(name).lstrip("."), chosen.strip()))
-    return tuple(found)
-
-
-def _sections(value: dict[str, Any], where: str) -> tuple[tuple[str, str], ...]:
-    found = []
-    for folder, title in value.items():
-        if not isinstance(title, str) or not title.strip():
-            raise ConfigError(f"{where}: sections.{folder} must be a title (text)")
-        found.append((str(folder).strip("/"), title.strip()))
+            raise ConfigError(f"{where}: {key}.{name} must be {what} (text)")
+        found.append((str(name).strip(strip), chosen.strip()))
     return tuple(found)
 
 
