@@ -175,7 +175,7 @@ def test_keeper_helpers_find_every_descendant():
 
 
 def test_connection_folders_of_killed_builds_are_removed_at_the_next_start(tmp_path):
-    from nbbuild.kernels.pool import remove_dead_runtime_dirs
+    from nbbuild.kernels.runtime_dir import remove_dead_runtime_dirs
 
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
