@@ -10,7 +10,9 @@ languages with a line comment are taken (a percent cell marker is a line).
 from __future__ import annotations
 
 import functools
+import os
 import re
+from typing import Any
 
 #: The kernel a percent source runs on, by extension, unless its jupytext header
 #: or the ``kernels`` setting names another. Names as each kernel installs itself.
@@ -26,10 +28,29 @@ DEFAULT_KERNELS = {
 @functools.cache
 def script_languages() -> dict[str, tuple[str, str]]:
     """(language, comment) by extension (``.sh``), from jupytext's table."""
-    from jupytext.languages import _SCRIPT_EXTENSIONS
-
-    return {ext: (spec["language"], spec["comment"]) for ext, spec in _SCRIPT_EXTENSIONS.items()
+    table = _jupytext_languages()._SCRIPT_EXTENSIONS
+    return {ext: (spec["language"], spec["comment"]) for ext, spec in table.items()
             if spec["comment"] not in ("(*", "/*")}
+
+
+def _jupytext_languages() -> Any:
+    """jupytext's ``languages`` module, without importing the jupytext package
+    (0.35 s, which every build, even a no-op one, would pay at discovery): the
+    module imports nothing but ``re``."""
+    import importlib.util
+    import sys
+
+    if "jupytext.languages" in sys.modules:
+        return sys.modules["jupytext.languages"]
+    found = importlib.util.find_spec("jupytext")
+    if found is None or not found.submodule_search_locations:
+        raise ModuleNotFoundError("jupytext is not installed")
+    path = os.path.join(list(found.submodule_search_locations)[0], "languages.py")
+    spec = importlib.util.spec_from_file_location("nbbuild_jupytext_languages", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @functools.cache

@@ -19,7 +19,7 @@ from nbbuild.course.sources import LoadedNotebook
 from nbbuild.errors import NotebookError, SourceError, UnknownKernelError
 from nbbuild.kernels.kernel import KernelRequest
 from nbbuild.kernels.pool import KernelPool
-from nbbuild.model import NotebookResult, Source, Status
+from nbbuild.model import NotebookResult, Source, SourceKind, Status
 from nbbuild.render.layout import outputs_of
 from nbbuild.report.progress import Reporter
 from nbbuild.store.database import NotebookRecord, Store, StoreError
@@ -111,9 +111,18 @@ def _read(source: Source, settings: Settings, installed: list[str]
         raise UnknownKernelError(
             str(source.rel),
             f"unknown kernel {loaded.kernel_name!r}; installed kernels: "
-            + (", ".join(installed) or "none"),
+            + (", ".join(installed) or "none") + _kernel_hint(source),
         )
     return loaded, before, time.perf_counter() - began
+
+
+def _kernel_hint(source: Source) -> str:
+    """For a percent source in another language: how to choose its kernel."""
+    ext = source.rel.suffix.lstrip(".")
+    if source.kind is not SourceKind.PERCENT or ext == "py":
+        return ""
+    return (f" (the kernel for .{ext} files; name another in nbbuild.toml: "
+            f'[kernels] {ext} = "KERNEL", or in the file\'s jupytext header)')
 
 
 def _up_to_date(source: Source, record: NotebookRecord, settings: Settings) -> NotebookResult:

@@ -197,6 +197,14 @@ def test_percent_sources_in_other_languages_build_every_format(tmp_path, private
     assert kernels == {"shell": "bash", "types": "tslab", "stats": "ir"}
     assert (out / "helper.sh").read_text() == "echo not a notebook\n"
 
+    # A language whose kernel is not installed: a message that says how to choose one.
+    (course / "Main.java").write_text("// %%\nSystem.out.println(1);\n")
+    result = build(load_settings(course, workers=1))
+    [java] = [r for r in result.results if r.source.rel.name == "Main.java"]
+    assert java.status is Status.ERRORED
+    assert "unknown kernel 'java'" in str(java.error)
+    assert '[kernels] java = "KERNEL"' in str(java.error)
+
 
 def test_a_stopped_kernel_without_busy_heartbeats_is_found_by_its_process_state(
         tmp_path, private_tmp, kernelspecs):
