@@ -11,12 +11,12 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from nbbuild import config_values as values
+from nbbuild.config_values import FORMATS
 from nbbuild.errors import ConfigError
-from nbbuild.look import LOOK_KEYS, Look, LookError, parse_look
+from nbbuild.look import LOOK_KEYS, Look, LookError, check_look_files, parse_look
 
-FORMATS = ("html", "slides", "notebook", "code")
 DEFAULT_FORMATS = ("html", "slides", "notebook")
-EDITIONS = ("completed", "code-along", "speaker")
 #: Where each output of a course with editions or languages goes, under ``out``;
 #: empty parts (no languages, say) are dropped.
 DEFAULT_LAYOUT = "{lang}/{edition}/{format}"
@@ -250,46 +250,49 @@ def _make(course: Path, merged: dict[str, Any], source: Path | None, where: str)
     from nbbuild.platforms import default_workers
 
     given = set(merged)
-    formats = _formats(merged.pop("formats", DEFAULT_FORMATS), where)
+    formats = values.formats(merged.pop("formats", DEFAULT_FORMATS), where)
     workers = merged.pop("workers", None)
     if workers is None:
         workers = default_workers()
     if not isinstance(workers, int) or workers < 1:
         raise ConfigError(f"{where}: workers must be a whole number of at least 1")
-    _check_limits(merged, where)
+    values.check_limits(merged, where)
     if merged.get("assets", "local") not in ("local", "cdn"):
         raise ConfigError(f"{where}: assets must be \"local\" or \"cdn\"")
     for key in ("include", "exclude", "allow_errors", "env", "allow_links"):
         if key in merged:
-            merged[key] = _strings(merged[key], key, where)
+            merged[key] = values.strings(merged[key], key, where)
     if "preload" in merged:
-        merged["preload"] = _module_names(merged["preload"], where)
+        merged["preload"] = values.module_names(merged["preload"], where)
     if "editions" in merged:
-        merged["editions"] = _editions(merged["editions"], where)
+        merged["editions"] = values.editions(merged["editions"], where)
     if "languages" in merged:
-        merged["languages"] = _languages(merged["languages"], where)
+        merged["languages"] = values.languages(merged["languages"], where)
     if "layout" in merged:
-        _check_layout(merged["layout"], where)
+        values.check_layout(merged["layout"], where)
     if (merged.get("editions") or merged.get("languages")) and "formats" not in given:
         formats = FORMATS  # a course with editions hands out code as well
     if "budgets" in merged:
-        merged["budgets"] = _budgets(merged["budgets"], where)
+        merged["budgets"] = values.budgets(merged["budgets"], where)
     if "depends" in merged:
         merged["depends"] = tuple(
-            (str(pattern), _strings(files, f"depends.{pattern}", where))
+            (str(pattern), values.strings(files, f"depends.{pattern}", where))
             for pattern, files in merged["depends"].items()
         )
     try:
         merged["look"] = parse_look({k: merged.pop(k) for k in LOOK_KEYS if k in merged}, where)
     except LookError as exc:
         raise ConfigError(str(exc)) from None
-    _check_look_files(course, merged["look"], where)
+    try:
+        check_look_files(course, merged["look"], where)
+    except LookError as exc:
+        raise ConfigError(str(exc)) from None
     if "sections" in merged:
-        merged["sections"] = _name_table(merged["sections"], "sections", where, "a title", "/")
+        merged["sections"] = values.name_table(merged["sections"], "sections", where, "a title", "/")
     if "kernels" in merged:
-        merged["kernels"] = _name_table(merged["kernels"], "kernels", where)
+        merged["kernels"] = values.name_table(merged["kernels"], "kernels", where)
     if "kernel_transport" in merged:
-        merged["kernel_transport"] = _name_table(merged["kernel_transport"],
+        merged["kernel_transport"] = values.name_table(merged["kernel_transport"],
                                                  "kernel_transport", where)
         bad = [k for k, v in merged["kernel_transport"] if v not in ("ipc", "tcp")]
         if bad:
@@ -304,104 +307,3 @@ def _make(course: Path, merged: dict[str, Any], source: Path | None, where: str)
         config_file=source,
         **{k: v for k, v in merged.items() if k in known},
     )
-
-
-def _check_limits(merged: dict[str, Any], where: str) -> None:
-    """Time-outs and size limits must be positive."""
-    for key in ("timeout", "startup_timeout", "notebook_timeout", "heartbeat_timeout"):
-        if key in merged and not merged[key] > 0:
-            raise ConfigError(f"{where}: {key} must be a positive number of seconds")
-    if "max_outputs" in merged and merged["max_outputs"] < 1:
-        raise ConfigError(f"{where}: max_outputs must be a whole number of at least 1")
-    for key in ("max_output_mb", "kernel_memory_mb", "max_source_mb"):
-        if key in merged and not merged[key] > 0:
-            raise ConfigError(f"{where}: {key} must be a positive number of megabytes")
-
-
-def _check_look_files(course: Path, look: Look, where: str) -> None:
-    for name, path in [("logo", look.logo)] + [("css", c) for c in look.css]:
-        if path is not None and not (course / path).is_file():
-            raise ConfigError(f"{where}: {name}: {path} is not a file of the course")
-
-
-def _name_table(value: dict[str, Any], key: str, where: str, what: str = "a name",
-                strip: str = ".") -> tuple[tuple[str, str], ...]:
-    """A table of texts (``[kernels]``, ``[sections]``) as pairs, each checked."""
-    found = []
-    for name, chosen in value.items():
-        if not isinstance(chosen, str) or not chosen.strip():
-            raise ConfigError(f"{where}: {key}.{name} must be {what} (text)")
-        found.append((str(name).strip(strip), chosen.strip()))
-    return tuple(found)
-
-
-def _budgets(value: dict[str, Any], where: str) -> tuple[tuple[str, float], ...]:
-    budgets = []
-    for pattern, seconds in value.items():
-        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds <= 0:
-            raise ConfigError(f"{where}: budgets.{pattern} must be a positive number of seconds")
-        budgets.append((str(pattern), float(seconds)))
-    return tuple(budgets)
-
-
-def _name_list(value: Any) -> tuple[str, ...]:
-    """Names from ``"a,b"`` or ``["a", "b"]``: stripped, blanks and repeats dropped."""
-    items = value.split(",") if isinstance(value, str) else list(value)
-    return tuple(dict.fromkeys(str(i).strip() for i in items if str(i).strip()))
-
-
-def _formats(value: Any, where: str) -> tuple[str, ...]:
-    names = _name_list(value)
-    unknown = [n for n in names if n not in FORMATS]
-    if unknown or not names:
-        raise ConfigError(
-            f"{where}: unknown format {', '.join(unknown) or '(none given)'}; "
-            f"choose from {', '.join(FORMATS)}"
-        )
-    return names
-
-
-def _module_names(value: Any, where: str) -> tuple[str, ...]:
-    names = _name_list(value)
-    bad = [n for n in names if not all(part.isidentifier() for part in n.split("."))]
-    if bad:
-        raise ConfigError(f"{where}: preload: not a module name: {', '.join(bad)}")
-    return names
-
-
-def _editions(value: Any, where: str) -> tuple[str, ...]:
-    names = _name_list(value)
-    unknown = [n for n in names if n not in EDITIONS]
-    if unknown:
-        raise ConfigError(
-            f"{where}: unknown edition {', '.join(unknown)}; choose from {', '.join(EDITIONS)}"
-        )
-    return names
-
-
-def _languages(value: Any, where: str) -> tuple[str, ...]:
-    names = _name_list(value)
-    bad = [n for n in names if not n.replace("-", "").replace("_", "").isalnum()]
-    if bad:
-        raise ConfigError(f"{where}: languages: not a language code: {', '.join(bad)}")
-    return names
-
-
-def _check_layout(layout: str, where: str) -> None:
-    try:
-        parts = layout.format(lang="l", edition="e", format="f").split("/")
-    except (KeyError, IndexError, ValueError) as exc:
-        raise ConfigError(
-            f"{where}: layout {layout!r}: only {{lang}}, {{edition}} and {{format}} may be used "
-            f"({exc})"
-        ) from None
-    if layout.startswith("/") or ".." in parts:
-        raise ConfigError(f"{where}: layout {layout!r} must be a relative folder path")
-
-
-def _strings(value: Any, key: str, where: str) -> tuple[str, ...]:
-    if isinstance(value, str):
-        value = [value]
-    if not all(isinstance(v, str) for v in value):
-        raise ConfigError(f"{where}: {key} must be a list of glob strings")
-    return tuple(value)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 THEMES = ("auto", "light", "dark")
@@ -66,6 +67,13 @@ class Look:
         """The look as plain JSON data, for the export key: as the store gives it
         back (lists, not tuples), so a recorded key compares equal to a new one."""
         return json.loads(json.dumps(dataclasses.asdict(self)))
+
+
+def check_look_files(course: Path, look: Look, where: str) -> None:
+    """The logo and stylesheets must be files of the course."""
+    for name, path in [("logo", look.logo)] + [("css", c) for c in look.css]:
+        if path is not None and not (course / path).is_file():
+            raise LookError(f"{where}: {name}: {path} is not a file of the course")
 
 
 LOOK_KEYS = ("logo", "css", "show_prompts", "theme", "slides")

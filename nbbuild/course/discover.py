@@ -40,20 +40,20 @@ def is_percent_notebook(path: Path) -> bool:
     pattern = languages.marker(path.suffix)
     if pattern is None:
         return False
-    text = _head(path, None)
+    text = _regular_bytes(path)
     return text is not None and re.search(pattern.pattern.encode(), text, re.M) is not None
 
 
-def _head(path: Path, size: int | None) -> bytes | None:
-    """A regular file's bytes (the last ``size`` of them), else None."""
+def _regular_bytes(path: Path, last: int | None = None) -> bytes | None:
+    """A regular file's bytes (only its ``last`` ones, if given), else None."""
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
         with os.fdopen(fd, "rb") as f:
             st = os.fstat(fd)
             if not stat.S_ISREG(st.st_mode):
                 return None
-            if size is not None and st.st_size > size:
-                f.seek(st.st_size - size)
+            if last is not None and st.st_size > last:
+                f.seek(st.st_size - last)
             return f.read()
     except OSError:
         return None
@@ -69,7 +69,7 @@ def code_extension(path: Path, kind: SourceKind) -> str:
     nbformat writes the metadata) without parsing it; ``.py`` when unknown."""
     if kind is SourceKind.PERCENT:
         return path.suffix
-    tail = _head(path, 64 * 1024) or b""
+    tail = _regular_bytes(path, last=64 * 1024) or b""
     spec = _KERNELSPEC.search(tail)
     found = _LANGUAGE.search(spec.group(1)) if spec else None
     return languages.script_extension(found.group(1).decode() if found else None)

@@ -86,6 +86,6 @@ def script_extension(language: str | None) -> str:
     if wanted in ("python", "python3", "ipython"):
         return ".py"
     for ext, (name, _comment) in script_languages().items():
-        if name.lower() == wanted:
+        if name.lower() == wanted:  # .r rather than .R, where both are known
             return ext.lower() if ext.lower() in script_languages() else ext
     return ".py"

@@ -21,6 +21,17 @@ IPYKERNEL_MODULES = ("ipykernel_launcher", "ipykernel")
 BEATS_WHILE_BUSY = ("ipython", "xeus-python", "xpython")
 
 
+def kernelspec_argv(kernel_name: str) -> list[str]:
+    """The command of an installed kernelspec; empty when it is not installed
+    (starting it then says so)."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    try:
+        return list(KernelSpecManager().get_kernel_spec(kernel_name).argv)
+    except Exception:
+        return []
+
+
 def is_ipykernel(argv: Sequence[str]) -> bool:
     """Whether a kernelspec's command starts an ipykernel: ``python -m
     ipykernel_launcher -f {connection_file}`` and the like."""

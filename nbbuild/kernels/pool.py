@@ -35,7 +35,12 @@ from nbbuild.kernels.kernel import (
     stop_kernel,
     wait_until_ready,
 )
-from nbbuild.kernels.kinds import beats_while_busy, is_ipykernel, runs_ipython_code
+from nbbuild.kernels.kinds import (
+    beats_while_busy,
+    is_ipykernel,
+    kernelspec_argv,
+    runs_ipython_code,
+)
 from nbbuild.kernels.ports import PortClaims
 from nbbuild.kernels.runtime_dir import runtime_dir_and_transport
 
@@ -187,13 +192,7 @@ class KernelPool:
     def _argv(self, kernel_name: str) -> list[str]:
         """The kernelspec's command (looked up once per name)."""
         if kernel_name not in self._specs:
-            from jupyter_client.kernelspec import KernelSpecManager
-
-            try:
-                spec = KernelSpecManager().get_kernel_spec(kernel_name)
-                self._specs[kernel_name] = list(spec.argv)
-            except Exception:  # unknown: jupyter_client says so when starting it
-                self._specs[kernel_name] = []
+            self._specs[kernel_name] = kernelspec_argv(kernel_name)
         return self._specs[kernel_name]
 
     def _transport_for(self, kernel_name: str, ipykernel: bool) -> str:

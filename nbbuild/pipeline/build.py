@@ -47,12 +47,13 @@ from nbbuild.pipeline.workers import (
 )
 from nbbuild.platforms import loop_factory
 from nbbuild.render.assets import asset_files, needs_static
+from nbbuild.render.layout import has_site
 from nbbuild.render.links import LinkMap
 from nbbuild.render.output_folder import OutputFolder
 from nbbuild.report.progress import NullReporter, Reporter
 from nbbuild.report.resources import ResourceSampler
 from nbbuild.site.navigation import SiteFrame
-from nbbuild.site.publish import wants_site, write_site
+from nbbuild.site.publish import write_site
 from nbbuild.store.database import Store, StoreError
 from nbbuild.store.decisions import (
     Action,
@@ -131,7 +132,7 @@ async def _build(
     course = _course(settings, reporter)
     exporter = session.exporter if session is not None else ExportThread(settings)
     exporter.links = LinkMap(settings, course)
-    exporter.site = SiteFrame(settings) if wants_site(settings) else None
+    exporter.site = SiteFrame(settings) if has_site(settings) else None
     store = _open_store(settings, reporter) if use_cache else None
     try:
         cache = Cache(store, settings, force=force, files=course.assets) if store else None

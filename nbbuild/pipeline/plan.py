@@ -8,6 +8,8 @@ unknown tag is reported once, with where it appears.
 
 from __future__ import annotations
 
+import functools
+
 from nbbuild.config import Settings
 from nbbuild.course.discover import discover
 from nbbuild.course.editions import prepare, unknown_tags
@@ -23,17 +25,15 @@ def plan_course(settings: Settings, *, force: bool = False) -> list[tuple[str, s
     return rows
 
 
+@functools.lru_cache(maxsize=64)
 def tracks_reads(kernel_name: str) -> bool:
     """Whether the kernel reports the files a notebook reads (an ipykernel, with
-    nbbuild's tracker); other kernels' notebooks depend on their folder's files."""
-    from jupyter_client.kernelspec import KernelSpecManager
+    nbbuild's tracker); other kernels' notebooks depend on their folder's files.
+    An unknown kernel counts as tracking: the build says it is unknown."""
+    from nbbuild.kernels.kinds import is_ipykernel, kernelspec_argv
 
-    from nbbuild.kernels.kinds import is_ipykernel
-
-    try:
-        return is_ipykernel(KernelSpecManager().get_kernel_spec(kernel_name).argv)
-    except Exception:
-        return True  # unknown: the build says so
+    argv = kernelspec_argv(kernel_name)
+    return not argv or is_ipykernel(argv)
 
 
 def plan_with_notes(

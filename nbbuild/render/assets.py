@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Iterable
 from importlib.util import find_spec
 from pathlib import Path, PurePosixPath
 
 from nbbuild.config import Settings
 from nbbuild.errors import NbbuildError
-from nbbuild.render.layout import relative_url
+from nbbuild.render.layout import has_site, relative_url
 from nbbuild.render.outputs import copy_assets
 
 STATIC = PurePosixPath("_static")
@@ -72,11 +73,14 @@ def asset_paths() -> set[str]:
     return {str(rel) for _, rel in asset_files()}
 
 
-def install(out: Path) -> tuple[list[PurePosixPath], list[str]]:
-    """Copy the assets into ``out/_static`` (unchanged files are left alone)."""
+def install(out: Path, files: Iterable[tuple[Path, PurePosixPath]] | None = None
+            ) -> tuple[list[PurePosixPath], list[str]]:
+    """Copy installed ``files`` (the assets by default) to their place under ``out``
+    (unchanged files are left alone); the files now in place, and a message per
+    file that could not be copied."""
     present: list[PurePosixPath] = []
     problems: list[str] = []
-    for path, rel in asset_files():
+    for path, rel in asset_files() if files is None else files:
         done, trouble = copy_assets(path.parent, out / rel.parent, [PurePosixPath(path.name)])
         present += [rel for _ in done]
         problems += trouble
@@ -85,7 +89,7 @@ def install(out: Path) -> tuple[list[PurePosixPath], list[str]]:
 
 def needs_static(settings: Settings) -> bool:
     """Whether the build writes ``_static``: pages or decks, with local assets."""
-    return settings.assets == "local" and bool({"html", "slides"} & set(settings.formats))
+    return settings.assets == "local" and has_site(settings)
 
 
 def static_prefix(page: PurePosixPath) -> str:

@@ -135,10 +135,16 @@ def variants(settings: Settings) -> list[Variant]:
     return found
 
 
+def has_site(settings: Settings) -> bool:
+    """Whether the build has pages or decks, and so a site around them (and, with
+    local assets, ``_static``)."""
+    return bool({"html", "slides"} & set(settings.formats))
+
+
 def site_files(settings: Settings) -> set[str]:
     """The course-wide files of the site (homes, outlines, search indexes), written
     when the course has pages or decks; under the output folder."""
-    if not {"html", "slides"} & set(settings.formats):
+    if not has_site(settings):
         return set()
     paths = set()
     for variant in variants(settings):

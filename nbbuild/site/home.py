@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import html
 
-from nbbuild.course.labels import label, page_language
+from nbbuild.course.labels import page_language
 from nbbuild.render.layout import Variant, relative_url
 from nbbuild.site.navigation import (
     OPEN_ORDER,
     SiteFrame,
+    attr,
     bar,
+    format_link,
     head_links,
 )
 from nbbuild.site.outline import Section
-
-_FORMAT_LABEL = {"html": "page", "slides": "slides", "notebook": "notebook", "code": "code"}
 
 
 def home_page(frame: SiteFrame, variant: Variant, sections: list[Section],
@@ -37,25 +37,23 @@ def home_page(frame: SiteFrame, variant: Variant, sections: list[Section],
         items = "".join(
             f'<span aria-current="true">{html.escape(frame.variant_label(v, lang))}</span>'
             if v == variant else
-            f'<a href="{_attr(relative_url(v.home, here))}">'
+            f'<a href="{attr(relative_url(v.home, here))}">'
             f'{html.escape(frame.variant_label(v, lang))}</a>'
             for v in frame.variants)
         switch = f'<nav class="nbb-variants nbb-switch">{items}</nav>\n'
     parts = []
     for section in sections:
-        heading = (f'<h2 id="{_attr(section.folder.as_posix())}">'
+        heading = (f'<h2 id="{attr(section.folder.as_posix())}">'
                    f'{html.escape(section.title)}</h2>\n') if section.title else ""
         items = []
         for lecture in section.lectures:
             first = next(f for f in OPEN_ORDER if f in lecture.outputs)
             others = " ".join(
-                f'<a class="nbb-{fmt}" href="{_attr(relative_url(lecture.outputs[fmt], here))}"'
-                + (" download" if fmt in ("notebook", "code") else "")
-                + f'>{html.escape(label(_FORMAT_LABEL[fmt], lang))}</a>'
+                format_link(fmt, relative_url(lecture.outputs[fmt], here), lang)
                 for fmt in OPEN_ORDER if fmt in lecture.outputs and fmt != first)
             items.append(
                 f'<li><a class="nbb-lecture" href="'
-                f'{_attr(relative_url(lecture.outputs[first], here))}">'
+                f'{attr(relative_url(lecture.outputs[first], here))}">'
                 f'{html.escape(lecture.title)}</a>'
                 + (f' <span class="nbb-formats">{others}</span>' if others else "") + "</li>")
         parts.append(f'<section class="nbb-section">{heading}<ol>\n'
@@ -68,9 +66,5 @@ def home_page(frame: SiteFrame, variant: Variant, sections: list[Section],
         f'<body class="nbb-home-page nbb-theme-{look_theme}">\n{bar(site, menu=False)}'
         f'<main class="nbb-homepage">\n<h1>{html.escape(frame.title)}</h1>\n{switch}{intro}'
         + "\n".join(parts) +
-        f'\n</main>\n<script src="{_attr(site.static)}/site.js"></script>\n</body>\n</html>\n'
+        f'\n</main>\n<script src="{attr(site.static)}/site.js"></script>\n</body>\n</html>\n'
     )
-
-
-def _attr(value: str) -> str:
-    return html.escape(value, quote=True)

@@ -141,29 +141,29 @@ def head_links(site: PageSite, *, deck: bool = False) -> str:
     then the author's."""
     links = []
     if not deck:
-        links.append(f'<link rel="stylesheet" href="{_attr(site.static)}/site.css">')
+        links.append(f'<link rel="stylesheet" href="{attr(site.static)}/site.css">')
         if site.look.theme == "auto":
-            links.append(f'<link rel="stylesheet" href="{_attr(site.static)}/theme-dark.css" '
+            links.append(f'<link rel="stylesheet" href="{attr(site.static)}/theme-dark.css" '
                          'media="(prefers-color-scheme: dark)">')
-    links += [f'<link rel="stylesheet" href="{_attr(url)}">' for url in site.css]
+    links += [f'<link rel="stylesheet" href="{attr(url)}">' for url in site.css]
     return "\n".join(links) + "\n"
 
 
 def bar(site: PageSite, *, menu: bool = True) -> str:
     """The bar at the top: menu button, logo and course title (home), search."""
     lang = site.lang
-    logo = f'<img class="nbb-logo" src="{_attr(site.logo)}" alt="">' if site.logo else ""
+    logo = f'<img class="nbb-logo" src="{attr(site.logo)}" alt="">' if site.logo else ""
     button = (f'<button class="nbb-menu" type="button" aria-controls="nbb-side" '
-              f'aria-expanded="false" aria-label="{_attr(label("contents", lang))}">'
+              f'aria-expanded="false" aria-label="{attr(label("contents", lang))}">'
               '<span aria-hidden="true">&#9776;</span></button>') if menu else ""
     return (
-        f'<header class="nbb-bar" data-root="{_attr(site.root)}" data-page="{_attr(site.here)}" '
-        f'data-search="{_attr(site.search)}" data-none="{_attr(label("no_results", lang))}">'
-        f'{button}<a class="nbb-home" href="{_attr(site.home)}">{logo}'
+        f'<header class="nbb-bar" data-root="{attr(site.root)}" data-page="{attr(site.here)}" '
+        f'data-search="{attr(site.search)}" data-none="{attr(label("no_results", lang))}">'
+        f'{button}<a class="nbb-home" href="{attr(site.home)}">{logo}'
         f'<span>{html.escape(site.title)}</span></a>'
         '<div class="nbb-search" role="search">'
-        f'<input type="search" placeholder="{_attr(label("search", lang))}" '
-        f'aria-label="{_attr(label("search", lang))}" autocomplete="off">'
+        f'<input type="search" placeholder="{attr(label("search", lang))}" '
+        f'aria-label="{attr(label("search", lang))}" autocomplete="off">'
         '<ol class="nbb-results" hidden></ol></div></header>\n'
     )
 
@@ -177,20 +177,16 @@ def decorate_page(page: bytes, site: PageSite) -> bytes:
         heads = heads[1:]  # the lecture's title
     onpage = ""
     if heads:
-        items = "".join(f'<li class="nbb-h{level}"><a href="#{_attr(anchor)}">'
+        items = "".join(f'<li class="nbb-h{level}"><a href="#{attr(anchor)}">'
                         f'{html.escape(words)}</a></li>' for level, anchor, words in heads)
         onpage = (f'<div class="nbb-onpage"><p>{html.escape(label("on_this_page", lang))}</p>'
                   f'<ul>{items}</ul></div>')
-    side = (f'<nav id="nbb-side" class="nbb-side" aria-label="{_attr(label("contents", lang))}">'
-            f'<div class="nbb-toc"><a href="{_attr(site.home)}">'
+    side = (f'<nav id="nbb-side" class="nbb-side" aria-label="{attr(label("contents", lang))}">'
+            f'<div class="nbb-toc"><a href="{attr(site.home)}">'
             f'{html.escape(label("contents", lang))}</a></div>{onpage}</nav>\n')
-    links = "".join(
-        f'<a class="nbb-{fmt}" href="{_attr(url)}"'
-        + (' download' if fmt in ("notebook", "code") else "")
-        + f'>{html.escape(label(_FORMAT_LABEL[fmt], lang))}</a>'
-        for fmt, url in site.formats)
+    links = "".join(format_link(fmt, url, lang) for fmt, url in site.formats)
     others = "".join(
-        f'<a href="{_attr(url)}">{html.escape(name)}</a>' if url else
+        f'<a href="{attr(url)}">{html.escape(name)}</a>' if url else
         f'<span aria-current="true">{html.escape(name)}</span>'
         for name, url in site.variants)
     strip = ""
@@ -198,10 +194,10 @@ def decorate_page(page: bytes, site: PageSite) -> bytes:
         strip = (f'<nav class="nbb-links">{links}'
                  + (f'<span class="nbb-variants">{others}</span>' if others else "")
                  + "</nav>\n")
-    pager = (f'<nav class="nbb-pager" data-previous="{_attr(label("previous", lang))}" '
-             f'data-next="{_attr(label("next", lang))}"></nav>\n')
-    scripts = (f'<script src="{_attr(site.outline)}"></script>\n'
-               f'<script src="{_attr(site.static)}/site.js"></script>\n')
+    pager = (f'<nav class="nbb-pager" data-previous="{attr(label("previous", lang))}" '
+             f'data-next="{attr(label("next", lang))}"></nav>\n')
+    scripts = (f'<script src="{attr(site.outline)}"></script>\n'
+               f'<script src="{attr(site.static)}/site.js"></script>\n')
     text = _insert_before(text, "</head>", head_links(site))
     text = _insert_after_tag(text, "<body", bar(site) + side,
                              f"nbb-page nbb-theme-{site.look.theme}")
@@ -218,7 +214,7 @@ def decorate_deck(deck: bytes, site: PageSite) -> bytes:
     lang = site.lang
     back = dict(site.formats).get("html")
     href, words = (back, label("page", lang)) if back else (site.home, site.title)
-    link = (f'<a class="nbb-back" href="{_attr(href)}" style="position:fixed;left:.6rem;'
+    link = (f'<a class="nbb-back" href="{attr(href)}" style="position:fixed;left:.6rem;'
             'bottom:.5rem;z-index:40;font:14px/1.2 system-ui,sans-serif;opacity:.6;'
             f'color:inherit">&#8592; {html.escape(words)}</a>\n')
     text = _insert_before(text, "</head>", head_links(site, deck=True))
@@ -229,7 +225,16 @@ def decorate_deck(deck: bytes, site: PageSite) -> bytes:
 _FORMAT_LABEL = {"html": "page", "slides": "slides", "notebook": "notebook", "code": "code"}
 
 
-def _attr(value: str) -> str:
+def format_link(fmt: str, url: str, lang: str | None) -> str:
+    """A link to a lecture's output of format ``fmt``; notebooks and scripts are
+    downloads."""
+    download = " download" if fmt in ("notebook", "code") else ""
+    return (f'<a class="nbb-{fmt}" href="{attr(url)}"{download}>'
+            f'{html.escape(label(_FORMAT_LABEL[fmt], lang))}</a>')
+
+
+def attr(value: str) -> str:
+    """``value`` escaped for an attribute in double quotes."""
     return html.escape(value, quote=True)
 
 

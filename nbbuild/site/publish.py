@@ -17,20 +17,16 @@ from typing import Any
 
 from nbbuild.config import Settings
 from nbbuild.model import NotebookResult, Source, SourceKind
-from nbbuild.render.layout import Variant, site_files
+from nbbuild.render.assets import install
+from nbbuild.render.layout import Variant, has_site, site_files
 from nbbuild.render.output_folder import OutputFolder
-from nbbuild.render.outputs import copy_assets, write_atomic
+from nbbuild.render.outputs import write_atomic
 from nbbuild.site import search
 from nbbuild.site.home import home_page
 from nbbuild.site.navigation import OPEN_ORDER, SITE_STATIC, SiteFrame
 from nbbuild.site.outline import Section, course_intro, outline
 
 _OWN_STATIC = Path(__file__).parent / "static"
-
-
-def wants_site(settings: Settings) -> bool:
-    """Whether the build writes a site: it has pages or decks to link."""
-    return bool({"html", "slides"} & set(settings.formats))
 
 
 @functools.cache
@@ -56,7 +52,7 @@ def _dark_theme() -> Path | None:
 
 def site_paths(settings: Settings) -> set[str]:
     """Every file the site layer writes, relative to the output folder."""
-    if not wants_site(settings):
+    if not has_site(settings):
         return set()
     return {rel.as_posix() for _, rel in static_files()} | site_files(settings)
 
@@ -66,47 +62,50 @@ def write_site(frame: SiteFrame, folder: OutputFolder, results: Sequence[Noteboo
     """Write the site's files; returns the first home page, a message per file
     that could not be written, and counts (``written``, ``pages_read``)."""
     settings = frame.settings
-    if not wants_site(settings):
+    if not has_site(settings):
         return None, [], {"written": 0, "pages_read": 0}
     out = settings.out
-    problems: list[str] = []
+    present, problems = install(out, static_files())
+    folder.wrote(present)
     counts = {"written": 0, "pages_read": 0}
-    for installed, rel in static_files():
-        present, trouble = copy_assets(installed.parent, out / rel.parent,
-                                       [PurePosixPath(installed.name)])
-        folder.wrote(rel for _ in present)
-        problems += trouble
+    pages_changed = folder.touched  # by the notebooks, not by this step's own writes
     for variant in frame.variants:
         sections = outline(settings, results, variant)
         intro = _intro_html(frame, variant, links)
         files = {variant.home: home_page(frame, variant, sections, intro).encode("utf-8"),
                  variant.outline_file: _outline_script(frame, sections).encode("utf-8")}
+        changed = {rel for rel, data in files.items() if _differs(out / rel, data)}
         if "html" in settings.formats:
-            index = out / variant.search_file
-            outline_changed = _differs(out / variant.outline_file, files[variant.outline_file])
-            if folder.touched or outline_changed or not index.is_file():
-                pages = [(lecture.outputs["html"], lecture.title)
-                         for section in sections for lecture in section.lectures
-                         if "html" in lecture.outputs]
-                stamps = variant.search_stamps
-                script, kept, read = search.build_index(
-                    out, pages, search.read_stamps(out / stamps))
+            if (pages_changed or variant.outline_file in changed
+                    or not (out / variant.search_file).is_file()):
+                index, kept, read = search.build_index(
+                    out, _pages(sections), search.read_stamps(out / variant.search_stamps))
                 counts["pages_read"] += read
-                files[variant.search_file] = script.encode("utf-8")
-                files[stamps] = json.dumps(kept, ensure_ascii=False).encode("utf-8")
+                for rel, data in ((variant.search_file, index.encode("utf-8")),
+                                  (variant.search_stamps, json.dumps(kept, ensure_ascii=False)
+                                   .encode("utf-8"))):
+                    files[rel] = data
+                    if _differs(out / rel, data):
+                        changed.add(rel)
             else:
                 folder.wrote([variant.search_file, variant.search_stamps])
         for rel, data in files.items():
-            try:
-                if _differs(out / rel, data):
+            if rel in changed:
+                try:
                     write_atomic(out / rel, data)
-                    counts["written"] += 1
-                    folder.touched = True
-            except OSError as exc:
-                problems.append(f"{rel}: not written ({exc.strerror or exc})")
-                continue
+                except OSError as exc:
+                    problems.append(f"{rel}: not written ({exc.strerror or exc})")
+                    continue
+                counts["written"] += 1
+                folder.touched = True
             folder.wrote([rel])
     return out / frame.variants[0].home, problems, counts
+
+
+def _pages(sections: list[Section]) -> list[tuple[PurePosixPath, str]]:
+    """(page, lecture title) of every lecture with a page, in course order."""
+    return [(lecture.outputs["html"], lecture.title)
+            for section in sections for lecture in section.lectures if "html" in lecture.outputs]
 
 
 def _differs(path: Path, data: bytes) -> bool:

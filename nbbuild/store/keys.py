@@ -26,6 +26,7 @@ from nbbuild.course.editions import EXECUTION_TAGS
 from nbbuild.course.globs import matches_any
 from nbbuild.course.sources import LoadedNotebook
 from nbbuild.model import Source
+from nbbuild.render.layout import has_site
 
 
 def digest(value: Any) -> str:
@@ -85,7 +86,7 @@ def settings_parts(settings: Settings) -> dict[str, Any]:
         "assets": settings.assets,
         "out": str(settings.out),
     }
-    if {"html", "slides"} & set(settings.formats):  # the site around pages and decks
+    if has_site(settings):  # the course title and the look are on every page and deck
         from nbbuild.site.outline import course_title
 
         parts["site"] = {"title": course_title(settings), "look": settings.look.key()}
