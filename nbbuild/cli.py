@@ -76,6 +76,8 @@ def _build_options(command):
     "--no-wait", is_flag=True, help="Stop at once if another build of the course is running."
 )
 @click.option("--force", is_flag=True, help="Execute every notebook, whatever the cache says.")
+@click.option("--retry-failed", is_flag=True,
+              help="Execute notebooks that failed last time, though nothing changed.")
 @click.option("--strict", is_flag=True, default=None,
               help="Broken links fail the build (exit 1).")
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the cache.")
@@ -97,6 +99,7 @@ def build(
     cluster_shared_fs: bool | None,
     no_wait: bool,
     force: bool,
+    retry_failed: bool,
     strict: bool | None,
     no_cache: bool,
     report_path: str | None,
@@ -114,8 +117,8 @@ def build(
     reporter = _reporter(quiet)
     try:
         result = run_build(
-            settings, reporter, wait=not no_wait, force=force, use_cache=not no_cache
-        )
+            settings, reporter, wait=not no_wait, force=force, use_cache=not no_cache,
+            retry_failed=retry_failed)
     except BuildInterrupted as exc:
         _stop_live(reporter)
         _fail(str(exc), EXIT_INTERRUPTED)
@@ -223,13 +226,16 @@ def _serve(watcher, host: str, port: int, open_browser: bool):
 @click.option("-f", "--formats", help="Comma-separated formats, as for build.")
 @click.option("--cache-dir", type=click.Path(file_okay=False), help="The course's store.")
 @click.option("--force", is_flag=True, help="Plan as `build --force` would.")
-@click.option("--explain", is_flag=True, help="Say why each notebook is stale.")
+@click.option("--retry-failed", is_flag=True, help="Plan as `build --retry-failed` would.")
+@click.option("--explain", is_flag=True,
+              help="Say why each notebook is stale, and which kernel a setting chose.")
 def plan(
     course: str,
     out: str | None,
     formats: str | None,
     cache_dir: str | None,
     force: bool,
+    retry_failed: bool,
     explain: bool,
 ) -> None:
     """What the next build will do with each notebook: up to date, re-render, re-execute."""
@@ -238,7 +244,8 @@ def plan(
 
     settings = _settings_or_exit(course, out=out, formats=formats, cache_dir=cache_dir)
     try:
-        rows, notes = plan_with_notes(settings, force=force)
+        rows, notes = plan_with_notes(settings, force=force, retry_failed=retry_failed,
+                                      explain=explain)
     except NbbuildError as exc:  # a damaged store, a clash of sources
         _fail(str(exc), EXIT_USAGE)
     for rel, action, reasons in rows:

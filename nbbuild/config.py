@@ -77,6 +77,14 @@ class Settings:
     #: Transport by kernelspec name (``{"xpython": "tcp"}``): ``ipc`` or ``tcp``;
     #: by default ipc for ipykernel on POSIX, TCP on 127.0.0.1 for other kernels.
     kernel_transport: tuple[tuple[str, str], ...] = ()
+    #: The kernel to run notebooks on whatever they declare, by notebook glob
+    #: (``kernel = "python3"`` is ``{"**" = "python3"}``); the first match wins.
+    kernel: tuple[tuple[str, str], ...] = ()
+    #: Kernelspec names to run on another kernel (``{"python2" = "python3"}``).
+    kernel_aliases: tuple[tuple[str, str], ...] = ()
+    #: What a notebook whose cell raised gets: ``banner`` (its page, deck and
+    #: notebook up to the failing cell, under a banner) or ``omit`` (no outputs).
+    failed_pages: str = "banner"
     #: Fork fresh kernels from a template that already imported ipykernel (POSIX).
     fork_kernels: bool = True
     #: Modules the kernel template imports once for all forked kernels (numpy,
@@ -166,6 +174,9 @@ _FILE_KEYS: dict[str, type | tuple[type, ...]] = {
     "fork_kernels": bool,
     "kernels": dict,
     "kernel_transport": dict,
+    "kernel": (str, dict),
+    "kernel_aliases": dict,
+    "failed_pages": str,
     "preload": list,
     "editions": list,
     "languages": list,
@@ -297,6 +308,9 @@ def _make(course: Path, merged: dict[str, Any], source: Path | None, where: str)
         bad = [k for k, v in merged["kernel_transport"] if v not in ("ipc", "tcp")]
         if bad:
             raise ConfigError(f"{where}: kernel_transport.{bad[0]} must be \"ipc\" or \"tcp\"")
+    values.kernel_choice(merged, where)
+    if merged.get("failed_pages", "banner") not in ("banner", "omit"):
+        raise ConfigError(f"{where}: failed_pages must be \"banner\" or \"omit\"")
     known = {f.name for f in fields(Settings)}
     return Settings(
         course=course,

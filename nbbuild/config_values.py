@@ -35,6 +35,19 @@ def name_table(value: dict[str, Any], key: str, where: str, what: str = "a name"
     return tuple(found)
 
 
+def kernel_choice(merged: dict[str, Any], where: str) -> None:
+    """``kernel`` (a name, or names by notebook glob) and ``kernel_aliases`` as pairs."""
+    if "kernel" in merged:
+        value = merged["kernel"]
+        if isinstance(value, str):
+            value = {"**": value}
+        merged["kernel"] = tuple((glob.strip() or "**", name) for glob, name in
+                                 name_table(value, "kernel", where, "a kernel name", ""))
+    if "kernel_aliases" in merged:
+        merged["kernel_aliases"] = name_table(merged["kernel_aliases"], "kernel_aliases", where,
+                                              "a kernel name", "")
+
+
 def budgets(value: dict[str, Any], where: str) -> tuple[tuple[str, float], ...]:
     budgets = []
     for pattern, seconds in value.items():

@@ -75,7 +75,8 @@ class CellError(NotebookError):
 
     ``cell`` is the 1-based position of the cell in the notebook; ``line`` is the
     line in the source file for percent ``.py`` notebooks (else the line within the
-    cell), when it can be told; ``traceback`` is plain text without ANSI colours.
+    cell), when it can be told; ``traceback`` is plain text without ANSI colours;
+    ``timed_out`` says the cell was stopped at its time limit (its kernel is busy).
     """
 
     def __init__(
@@ -88,8 +89,10 @@ class CellError(NotebookError):
         ename: str = "",
         evalue: str = "",
         traceback: str = "",
+        timed_out: bool = False,
     ) -> None:
         super().__init__(path, message)
+        self.timed_out = timed_out
         self.cell = cell
         self.line = line
         self.ename = ename
@@ -103,6 +106,7 @@ class CellError(NotebookError):
             ename=self.ename,
             evalue=self.evalue,
             traceback=self.traceback,
+            timed_out=self.timed_out,
         )
         return (_rebuild_cell_error, (self.path, self.message, kwargs))
 

@@ -60,6 +60,7 @@ class Look:
             return self
         if not isinstance(values, dict):
             raise LookError(f"{where}: metadata 'nbbuild' must be a table of settings")
+        values = {k: v for k, v in values.items() if k not in NOTEBOOK_KEYS}
         return parse_look(values, where, base=self, only=("logo", "css", "show_prompts",
                                                           "theme", "slides"), strict=False)
 
@@ -77,6 +78,8 @@ def check_look_files(course: Path, look: Look, where: str) -> None:
 
 
 LOOK_KEYS = ("logo", "css", "show_prompts", "theme", "slides")
+#: The other settings a notebook's ``nbbuild`` metadata may hold (not the look's).
+NOTEBOOK_KEYS = ("timeout", "budget", "budget_strict", "kernel")
 
 
 def parse_look(values: dict[str, Any], where: str, *, base: Look | None = None,

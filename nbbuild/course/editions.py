@@ -78,6 +78,9 @@ def read(source: Source, settings: Settings) -> LoadedNotebook:
 
 def prepare(loaded: LoadedNotebook, settings: Settings) -> LoadedNotebook:
     """``read``, for a notebook already loaded from its file."""
+    from nbbuild.course.kernel_choice import choose
+
+    choose(loaded, settings)
     check_languages(loaded, settings.languages)
     if not settings.variants and not any(tags(c) & (EDITION_TAGS | SLIDE_TAGS)
                                          for c in loaded.nb.cells):
@@ -93,13 +96,13 @@ def check_languages(loaded: LoadedNotebook, languages: tuple[str, ...]) -> None:
             continue
         if not languages:
             raise SourceError(
-                str(loaded.source.rel),
+                loaded.source.key,
                 f"cell {number} has lang={lang!r}, but the course configures no languages "
                 '(add languages = ["..."] to nbbuild.toml)',
             )
         if lang not in languages:
             raise SourceError(
-                str(loaded.source.rel),
+                loaded.source.key,
                 f"cell {number} has lang={lang!r}, not one of the course's languages "
                 f"({', '.join(languages)})",
             )
@@ -142,6 +145,7 @@ def for_language(loaded: LoadedNotebook, lang: str | None) -> LoadedNotebook:
         full=full,
         positions=run,
         digest=loaded.digest,
+        kernel_note=loaded.kernel_note,
     )
 
 

@@ -47,6 +47,9 @@ class LoadedNotebook:
     positions: list[int] | None = None
     #: SHA-256 of the bytes parsed: what the cache records as built.
     digest: str = ""
+    #: Why it runs on ``kernel_name`` rather than the kernel it declares (the
+    #: ``kernel`` settings, kernel_choice.py); empty when it declares it.
+    kernel_note: str = ""
 
     def cell_number(self, index: int) -> int:
         """The 1-based number, in the source file, of cell ``index`` of ``nb``."""
@@ -98,16 +101,16 @@ def _read_text(source: Source, max_bytes: int) -> tuple[str, str]:
     try:
         data = read_regular(source.path, max_bytes, str(source.rel))
     except FileNotFoundError:
-        raise SourceError(str(source.rel), "file disappeared before it could be read") from None
+        raise SourceError(source.key, "file disappeared before it could be read") from None
     except OSError as exc:
-        raise SourceError(str(source.rel), f"cannot be read: {exc.strerror}") from None
+        raise SourceError(source.key, f"cannot be read: {exc.strerror}") from None
     if not data.strip():
-        raise SourceError(str(source.rel), "file is empty")
+        raise SourceError(source.key, "file is empty")
     try:
         return data.decode("utf-8-sig"), hashlib.sha256(data).hexdigest()
     except UnicodeDecodeError as exc:
         raise SourceError(
-            str(source.rel), f"not UTF-8 text (byte {exc.start}: {data[exc.start]:#04x})"
+            source.key, f"not UTF-8 text (byte {exc.start}: {data[exc.start]:#04x})"
         ) from None
 
 
@@ -136,24 +139,24 @@ def _parse_ipynb(source: Source, text: str) -> nbformat.NotebookNode:
         raw = json.loads(text)
     except json.JSONDecodeError as exc:
         raise SourceError(
-            str(source.rel), f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
+            source.key, f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
         ) from None
     except RecursionError:
-        raise SourceError(str(source.rel), "JSON nested too deeply to read") from None
+        raise SourceError(source.key, "JSON nested too deeply to read") from None
     depth = _depth(raw)
     if depth > MAX_JSON_DEPTH:
         raise SourceError(
-            str(source.rel), f"JSON nested {depth} levels deep; notebooks may nest at most "
+            source.key, f"JSON nested {depth} levels deep; notebooks may nest at most "
             f"{MAX_JSON_DEPTH}")
     if not isinstance(raw, dict) or "cells" not in raw and "worksheets" not in raw:
-        raise SourceError(str(source.rel), "JSON but not a notebook (no 'cells')")
+        raise SourceError(source.key, "JSON but not a notebook (no 'cells')")
     try:
         nb = nbformat.reads(text, as_version=4)
         nbformat.validate(nb)
     except nbformat.ValidationError as exc:
-        raise SourceError(str(source.rel), f"invalid notebook: {exc.message}") from None
+        raise SourceError(source.key, f"invalid notebook: {exc.message}") from None
     except Exception as exc:  # nbformat raises a variety of errors on odd input
-        raise SourceError(str(source.rel), f"invalid notebook: {exc}") from None
+        raise SourceError(source.key, f"invalid notebook: {exc}") from None
     return nb
 
 
@@ -183,7 +186,7 @@ def _parse_percent(source: Source, text: str, kernels: dict[str, str]) -> nbform
     try:
         nb = jupytext.reads(text, fmt={"extension": extension, "format_name": "percent"})
     except Exception as exc:
-        raise SourceError(str(source.rel), f"cannot be read as a percent notebook: {exc}") from None
+        raise SourceError(source.key, f"cannot be read as a percent notebook: {exc}") from None
     nb = nbformat.from_dict(nb)
     # jupytext leaves ids to nbformat, which makes random ones: every build of
     # the same file would then differ. Ids from the cell's position are stable.

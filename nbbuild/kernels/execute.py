@@ -24,7 +24,11 @@ from nbbuild.kernels.kernel import Kernel, run_silent
 from nbbuild.kernels.tracking import REPORT_EXPRESSION, parse_report
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-_CELL_LINE = re.compile(r"(?:Cell In\s*\[\d*\]|<ipython-input-\d+-[0-9a-f]+>)[^\n]*?line (\d+)")
+_CELL_LINE = re.compile(
+    r"(?:Cell In\s*\[(\d*)\]|<ipython-input-(\d+)-[0-9a-f]+>)[^\n]*?line (\d+)")
+#: What IPython's reply names when the error came from displaying a result (a
+#: ``__repr__`` that raised): the exception itself is only in the error output.
+_UNNAMED = ("", "None", "NoneType", "<Error>")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -70,9 +74,11 @@ def cell_timeout_default(loaded: LoadedNotebook, default: float) -> float:
 
 
 async def execute_notebook(
-    loaded: LoadedNotebook, kernel: Kernel, options: ExecuteOptions
+    loaded: LoadedNotebook, kernel: Kernel, options: ExecuteOptions,
+    execution: Execution | None = None,
 ) -> Execution:
-    """Execute every code cell of ``loaded.nb`` in place on ``kernel``.
+    """Execute every code cell of ``loaded.nb`` in place on ``kernel``, timing them
+    in ``execution`` (which, when given, holds the cells that ran if it raises).
 
     Raises ``CellError`` when a cell raises (unless errors are allowed for it) or
     times out, and ``KernelDiedError`` when the kernel dies.
@@ -85,7 +91,7 @@ async def execute_notebook(
 
     began = time.perf_counter()
     client = _client_for(loaded, kernel, options, began)
-    execution = Execution()
+    execution = execution if execution is not None else Execution()
     current = [-1]  # the cell running now, for messages
     cells = asyncio.ensure_future(_run_cells(client, loaded.nb, kernel, execution, current))
     heart = asyncio.ensure_future(_kernel_trouble(kernel, options))
@@ -96,7 +102,7 @@ async def execute_notebook(
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await cells
             raise KernelDiedError(
-                str(loaded.source.rel),
+                loaded.source.key,
                 f"{heart.result()} while running {_where(loaded, current[0])}; "
                 "it was stopped",
             )
@@ -173,12 +179,13 @@ def _timed_out(loaded: LoadedNotebook, index: int, spent: float,
         message = (f"{_where(loaded, index)} timed out after {seconds:g} s "
                    f"(raise it with --timeout or metadata.nbbuild.timeout)")
     return CellError(
-        str(loaded.source.rel),
+        loaded.source.key,
         message,
         cell=loaded.cell_number(index),
         line=_line(loaded, index, ""),
         ename="TimeoutError",
         evalue=message.split(" (")[0],
+        timed_out=True,
     )
 
 
@@ -340,28 +347,42 @@ def _where(loaded: LoadedNotebook, index: int) -> str:
     return f"cell {loaded.cell_number(index)}" if index >= 0 else "kernel start"
 
 
-def _line(loaded: LoadedNotebook, index: int, traceback: str) -> int | None:
-    """Line in the ``.py`` file (percent sources) or in the cell (``.ipynb``)."""
-    match = _CELL_LINE.search(traceback)
-    in_cell = int(match.group(1)) if match else None
+def _line(loaded: LoadedNotebook, index: int, traceback: str,
+          count: int | None = None) -> int | None:
+    """Line in the ``.py`` file (percent sources) or in the cell (``.ipynb``): the
+    first frame of this cell (execution ``count``); a frame of code from another
+    cell (a function it defined) says nothing of where this cell is."""
+    frames = [(m.group(1) or m.group(2), int(m.group(3))) for m in _CELL_LINE.finditer(traceback)]
+    if count is not None:
+        frames = [f for f in frames if f[0] == str(count)]
+    else:
+        frames = frames[:1]
+    in_cell = frames[0][1] if frames else None
     if loaded.cell_lines is not None and 0 <= index < len(loaded.cell_lines):
         return loaded.cell_lines[index] + (in_cell or 1)
     return in_cell
 
 
 def _cell_error(loaded: LoadedNotebook, index: int, exc) -> CellError:
-    traceback = strip_ansi(str(exc.traceback or ""))
-    line = _line(loaded, index, traceback)
+    cell = loaded.nb.cells[index] if 0 <= index < len(loaded.nb.cells) else None
+    ename, evalue, traceback = str(exc.ename), str(exc.evalue or ""), str(exc.traceback or "")
+    errors = [o for o in (cell.get("outputs", []) if cell else []) if o.output_type == "error"]
+    if ename in _UNNAMED and errors:  # raised while its result was displayed
+        ename, evalue = str(errors[0].ename), str(errors[0].evalue)
+        traceback = "\n".join(errors[0].traceback)
+    traceback = strip_ansi(traceback)
+    count = cell.get("execution_count") if cell is not None else None
+    line = _line(loaded, index, traceback, count if isinstance(count, int) else None)
     where = _where(loaded, index)
     if line is not None:
         where += f", line {line}" + (" of the file" if loaded.cell_lines else "")
-    evalue = strip_ansi(str(exc.evalue or ""))
+    evalue = strip_ansi(evalue)
     return CellError(
-        str(loaded.source.rel),
-        f"{where} raised {exc.ename}: {evalue}",
+        loaded.source.key,
+        f"{where} raised {ename}: {evalue}",
         cell=loaded.cell_number(index),
         line=line,
-        ename=str(exc.ename),
+        ename=ename,
         evalue=evalue,
         traceback=traceback,
     )
@@ -388,5 +409,5 @@ def _dead(loaded: LoadedNotebook, index: int, kernel: Kernel) -> KernelDiedError
               if line.strip() and not line.startswith("[nbbuild]")]
     if output:
         message += "; its last output:\n" + "\n".join(output[-8:])
-    return KernelDiedError(str(loaded.source.rel), message)
+    return KernelDiedError(loaded.source.key, message)
 

@@ -35,6 +35,7 @@ from nbbuild.pipeline.completion import (
 )
 from nbbuild.pipeline.jobs import Job, durations, plan_all
 from nbbuild.pipeline.order import execution_order
+from nbbuild.pipeline.schedule import Schedule
 from nbbuild.pipeline.session import (
     ExportThread,
     Session,
@@ -69,12 +70,14 @@ def build(
     wait: bool = True,
     force: bool = False,
     use_cache: bool = True,
+    retry_failed: bool = False,
 ) -> BuildResult:
     """Build the course described by ``settings``; raise ``BuildInterrupted`` on Ctrl-C.
 
     Holds the course's build lock throughout: a second build of the same course
     waits (or, with ``wait=False``, raises ``CourseLocked``). ``force`` executes
-    every notebook; ``use_cache=False`` neither reads nor writes the store.
+    every notebook; ``use_cache=False`` neither reads nor writes the store;
+    ``retry_failed`` executes notebooks whose unchanged code failed last time.
     """
     reporter = reporter or NullReporter()
     lock = BuildLock(settings.cache_dir)
@@ -88,7 +91,8 @@ def build(
         with claim_output(settings, wait=wait, on_wait=reporter.warning) as folder, \
                 asyncio.Runner(loop_factory=loop_factory()) as runner:
             try:
-                return runner.run(_build(settings, reporter, force, use_cache, folder))
+                return runner.run(_build(settings, reporter, force, use_cache, folder,
+                                         retry_failed=retry_failed))
             except (KeyboardInterrupt, asyncio.CancelledError):
                 raise BuildInterrupted("build interrupted; no partial outputs were left") from None
     finally:
@@ -123,7 +127,7 @@ async def build_in_session(
 async def _build(
     settings: Settings, reporter: Reporter, force: bool, use_cache: bool, folder: OutputFolder,
     session: Session | None = None, only: set[str] | None = None,
-    previous: dict[str, NotebookResult] | None = None,
+    previous: dict[str, NotebookResult] | None = None, *, retry_failed: bool = False,
 ) -> BuildResult:
     began = time.perf_counter()
     cpu_began = time.process_time()
@@ -135,7 +139,8 @@ async def _build(
     exporter.site = SiteFrame(settings) if has_site(settings) else None
     store = _open_store(settings, reporter) if use_cache else None
     try:
-        cache = Cache(store, settings, force=force, files=course.assets) if store else None
+        cache = Cache(store, settings, force=force, retry_failed=retry_failed,
+                      files=course.assets) if store else None
         order = execution_order(course.sources, durations(store, course.sources, reporter))
         kept = _kept(course, only, previous)
         results, pool_stats = await _run_all(
@@ -321,14 +326,12 @@ async def _execute_and_render(
     results: dict[int, NotebookResult], cache: Cache | None, dispatched: float, cluster: Any,
 ) -> None:
     """The workers on the notebooks to execute, and the re-renders beside them."""
-    queue: asyncio.Queue[Job] = asyncio.Queue()
-    for job in to_execute:
-        queue.put_nowait(job)
+    schedule = Schedule(to_execute)
     finishing: list[asyncio.Future[None]] = []
     workers = [
-        worker(queue, pool, exporter, settings, folder, reporter, results, cache,
+        worker(schedule, pool, exporter, settings, folder, reporter, results, cache,
                dispatched, finishing, cluster)
-        for _ in range(min(settings.workers, len(to_execute)))
+        for _ in range(min(settings.workers, schedule.executions))
     ]
     renders = render_all(to_render, exporter, settings, folder, reporter, results, cache)
     try:

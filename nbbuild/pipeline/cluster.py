@@ -146,7 +146,7 @@ class Cluster:
             answer = await future
         except KilledWorker:
             raise KernelDiedError(
-                str(loaded.source.rel),
+                loaded.source.key,
                 "the worker running it was lost, and so was the worker it was retried on",
             ) from None
         if answer.get("kernel_started"):

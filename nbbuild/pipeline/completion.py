@@ -31,6 +31,7 @@ from nbbuild.pipeline.session import (
 from nbbuild.render import views
 from nbbuild.render.assets import install as install_static
 from nbbuild.render.assets import needs_static, static_prefix
+from nbbuild.render.failed import failed_view
 from nbbuild.render.layout import asset_roots, outputs_of, split_key
 from nbbuild.render.output_folder import OutputFolder
 from nbbuild.render.outputs import copy_assets, write_atomic
@@ -38,6 +39,7 @@ from nbbuild.report.progress import Reporter
 from nbbuild.site.navigation import decorate_deck, decorate_page
 from nbbuild.store.database import NotebookRecord, Store, StoreError
 from nbbuild.store.decisions import Cache
+from nbbuild.store.failures import error_of, failed_key, failure_of, kept
 from nbbuild.store.keys import apply_payload, output_caps, payload_of, was_truncated
 
 
@@ -47,19 +49,21 @@ async def complete(
     reporter: Reporter, results: dict[int, NotebookResult], cache: Cache | None,
 ) -> None:
     """Collect what an executed notebook read, export and record it (or record its
-    failure), then report it."""
+    failure, with what ran up to it), then report it."""
     loaded = job.loaded
     try:
         if executed is not None:
             kernel, execution = executed
             began = time.perf_counter()
+            # A cell stopped at its time limit leaves its kernel busy: not asked.
+            busy = getattr(result.error, "timed_out", False)
             if kernel is not None:  # else it ran on a cluster, which said what it read
                 try:
-                    if cache is not None:
+                    if cache is not None and not busy:
                         execution.reads, execution.writes = await tracked_files(
                             kernel, settings.course
                         )
-                        execution.tracked = kernel.runs_python
+                    execution.tracked = kernel.runs_python and not busy
                 finally:
                     pool.discard(kernel)
                     result.kernel_cpu = kernel.cpu_seconds
@@ -69,29 +73,35 @@ async def complete(
                 reads = (execution.reads - execution.writes) | cache.declared_files(loaded.source)
                 if not execution.tracked:  # the kernel cannot say: its folder's files
                     reads |= cache.folder_files(loaded.source)
-                execution_record = (payload_of(loaded.nb), cache.fingerprints(reads))
+                payload = payload_of(loaded.nb)
+                if result.error is not None:
+                    payload["failure"] = failure_of(result.error)
+                execution_record = (payload, cache.fingerprints(reads))
                 record_result(cache, job, result, reporter, execution_record)
         else:
             record_result(cache, job, result, reporter)
     except NotebookError as exc:
-        result.status, result.error = Status.ERRORED, exc
+        result.status, result.error, result.outputs = Status.ERRORED, exc, {}
         record_result(cache, job, result, reporter)
     except Exception as exc:  # a bug or an unforeseen failure costs one notebook only
         result.status = Status.ERRORED
-        result.error = NotebookError(str(loaded.source.rel), f"internal error: {exc!r}")
+        result.error = NotebookError(loaded.source.key, f"internal error: {exc!r}")
     result.seconds = time.perf_counter() - result.started
     results[job.index] = result
     finish(settings, folder, result, reporter)
 
 
 async def render_all(jobs, exporter, settings, folder, reporter, results, cache) -> None:
-    """Re-render notebooks from their cached executions: no kernel involved."""
+    """Re-render notebooks from their cached executions (or kept failures): no
+    kernel involved."""
     for job in jobs:
         loaded = job.loaded
         result = NotebookResult(
             loaded.source, Status.BUILT, title=loaded.title, action="rendered",
             reasons=job.decision.reasons,
         )
+        if job.decision.failure is not None:
+            result.status, result.error = Status.FAILED, error_of(job.decision.failure)
         reporter.notebook_started(loaded.source)
         result.stages["read"] = job.read_seconds
         began = time.perf_counter()
@@ -101,23 +111,60 @@ async def render_all(jobs, exporter, settings, folder, reporter, results, cache)
             result.stages["export"] = time.perf_counter() - began
             record_result(cache, job, result, reporter)
         except NotebookError as exc:
-            result.status, result.error = Status.ERRORED, exc
+            result.status, result.error, result.outputs = Status.ERRORED, exc, {}
         result.seconds = time.perf_counter() - began
         results[job.index] = result
         finish(settings, folder, result, reporter)
+
+
+async def render_shared(leader: Job, leader_result: NotebookResult, job: Job, exporter,
+                        settings: Settings, folder: OutputFolder, reporter: Reporter,
+                        results: dict[int, NotebookResult], cache: Cache | None) -> None:
+    """Render a notebook from the execution of another with the same code (a
+    language of the same source), or its failure; no kernel involved."""
+    loaded = job.loaded
+    result = NotebookResult(
+        loaded.source, Status.BUILT, title=loaded.title, action="rendered",
+        reasons=[f"same code as {leader.loaded.source.key}, executed once for both"])
+    reporter.notebook_started(loaded.source)
+    result.stages["read"] = job.read_seconds
+    began = time.perf_counter()
+    try:
+        apply_payload(loaded.nb, payload_of(leader.loaded.nb))
+        if not leader_result.ok:
+            result.status = Status.FAILED
+            result.error = error_of({**failure_of(leader_result.error), "path": loaded.source.key})
+        await write_outputs(exporter, loaded, settings, folder, result, job.decision.only)
+        result.stages["export"] = time.perf_counter() - began
+        record_result(cache, job, result, reporter)
+    except NotebookError as exc:
+        result.status, result.error, result.outputs = Status.ERRORED, exc, {}
+    except Exception as exc:  # a bug or an unforeseen failure costs one notebook only
+        result.status, result.outputs = Status.ERRORED, {}
+        result.error = NotebookError(loaded.source.key, f"internal error: {exc!r}")
+    result.seconds = time.perf_counter() - began
+    results[job.index] = result
+    finish(settings, folder, result, reporter)
 
 
 async def write_outputs(
     exporter, loaded: LoadedNotebook, settings: Settings, folder: OutputFolder,
     result: NotebookResult, only: set[str] | None = None,
 ) -> None:
+    """Render and write the notebook's outputs; a failed notebook's under the
+    banner (failed.py), or none with ``failed_pages = "omit"``."""
+    if result.status is Status.FAILED:
+        if settings.failed_pages != "banner":
+            result.outputs = {}
+            return
+        loaded = failed_view(loaded, result.error)
     try:
         result.outputs, result.export_detail = await exporter.submit(
             export_and_write, exporter, loaded, settings, folder, only
         )
     except OSError as exc:
         why = f"{exc.strerror} ({exc.filename})" if exc.strerror else repr(exc)
-        raise NotebookError(str(loaded.source.rel), f"outputs not written: {why}") from None
+        raise NotebookError(loaded.source.key, f"outputs not written: {why}") from None
 
 
 def record_result(
@@ -125,9 +172,10 @@ def record_result(
 ) -> None:
     """Record a notebook's build in the store, after its outputs exist (or failed).
 
-    A failed notebook is recorded as failed, so the next build runs it again; its
-    execution is never stored. A record that cannot be written is a warning: the
-    next build then simply does the work again.
+    A failed notebook is recorded as failed. When its own code failed, what ran
+    is kept apart from successful executions (failures.py), so an unchanged
+    failure is not run again; an ERRORED one runs again. A record that cannot be
+    written is a warning: the next build then simply does the work again.
     """
     if cache is None or not job.exec_key:
         return
@@ -153,7 +201,12 @@ def record_result(
     before = cache.store.seconds
     told = cache.store.gone
     try:
-        cache.store.record_notebook(record, execution if result.ok else None)
+        if result.ok:
+            cache.store.record_notebook(record, execution)
+        elif execution is not None and kept(result.error):
+            cache.store.record_notebook(record, execution, failed_key(job.exec_key))
+        else:
+            cache.store.record_notebook(record)
     except StoreError as exc:
         if not told:  # once per build
             reporter.warning(str(exc))
@@ -210,7 +263,7 @@ def _look(settings: Settings, loaded: LoadedNotebook) -> Look:
         return settings.look.with_overrides(loaded.nb.metadata.get("nbbuild"),
                                             f"{loaded.source.rel}: metadata nbbuild")
     except LookError as exc:
-        raise NotebookError(str(loaded.source.rel), str(exc)) from None
+        raise NotebookError(loaded.source.key, str(exc)) from None
 
 
 class _EditionViews:
@@ -265,7 +318,7 @@ def copy_course_files(settings: Settings, folder: OutputFolder, assets: tuple) -
 def finish(
     settings: Settings, folder: OutputFolder, result: NotebookResult, reporter: Reporter
 ) -> None:
-    if not result.ok:
+    if not result.ok and not result.outputs:
         try:
             folder.remove(outputs_of(settings, result.source).values())
         except OSError as exc:

@@ -22,11 +22,12 @@ from nbbuild.kernels.pool import KernelPool
 from nbbuild.model import NotebookResult, Source, SourceKind, Status
 from nbbuild.render.layout import outputs_of
 from nbbuild.report.progress import Reporter
-from nbbuild.store.database import NotebookRecord, Store, StoreError
+from nbbuild.store.database import Store, StoreError
 from nbbuild.store.decisions import (
     Action,
     Decision,
 )
+from nbbuild.store.failures import error_of
 
 
 @dataclass
@@ -62,11 +63,12 @@ async def plan_all(
     from jupyter_client.kernelspec import KernelSpecManager
 
     installed = None
+    announced: set[str] = set()  # execution keys: the same code runs once (schedule.py)
     for i in order:
         source = sources[i]
         quick = cache.quick(source) if cache is not None else None
         if quick is not None:
-            results[i] = _up_to_date(source, quick.record, cache.settings)
+            results[i] = _up_to_date(source, quick, cache.settings)
             continue
         if installed is None:
             installed = sorted(KernelSpecManager().find_kernel_specs())
@@ -80,16 +82,26 @@ async def plan_all(
         else:
             decision, parts, key = cache.decide(loaded)
             if decision.action is Action.SKIP:
-                results[i] = _up_to_date(source, decision.record, cache.settings)
+                results[i] = _up_to_date(source, decision, cache.settings)
                 continue
             job = Job(i, loaded, decision, parts, key, decision.export_parts)
         job.read_seconds = read
         if before is not None:
             job.source_stat = (before.st_mtime_ns, before.st_size, loaded.digest)
-        if job.decision.action is Action.EXECUTE and pool is not None:
+        shared = shared_key(job)
+        if job.decision.action is Action.EXECUTE and pool is not None \
+                and not (shared and shared in announced):
+            announced.add(shared)
             pool.expect([kernel_request(loaded)])
             await asyncio.sleep(0)  # let the pool launch that kernel now
         yield job
+
+
+def shared_key(job: Job) -> str:
+    """What the notebooks executed once share (schedule.py): the source file and
+    the execution key. Two files with the same code are executed each: one may be
+    a copy meant to differ, by chance or by time. Empty without the cache."""
+    return f"{job.loaded.source.rel}\0{job.exec_key}" if job.exec_key else ""
 
 
 def _read(source: Source, settings: Settings, installed: list[str]
@@ -106,10 +118,10 @@ def _read(source: Source, settings: Settings, installed: list[str]
     except NotebookError:
         raise
     except Exception as exc:  # an unforeseen failure costs this notebook only
-        raise SourceError(str(source.rel), f"cannot be read: {exc!r}") from None
+        raise SourceError(source.key, f"cannot be read: {exc!r}") from None
     if loaded.kernel_name not in installed:
         raise UnknownKernelError(
-            str(source.rel),
+            source.key,
             f"unknown kernel {loaded.kernel_name!r}; installed kernels: "
             + (", ".join(installed) or "none") + _kernel_hint(source),
         )
@@ -125,11 +137,19 @@ def _kernel_hint(source: Source) -> str:
             f'[kernels] {ext} = "KERNEL", or in the file\'s jupytext header)')
 
 
-def _up_to_date(source: Source, record: NotebookRecord, settings: Settings) -> NotebookResult:
-    outputs = {key: settings.out / record.outputs[key] for key in outputs_of(settings, source)}
-    return NotebookResult(
-        source, Status.BUILT, outputs=outputs, title=record.title, action="up to date"
-    )
+def _up_to_date(source: Source, decision: Decision, settings: Settings) -> NotebookResult:
+    """The result of a notebook the build does not touch: built, or failed as
+    before (a kept failure: its outputs, if any, are under the banner)."""
+    record = decision.record
+    assert record is not None
+    outputs = {key: settings.out / record.outputs[key] for key in outputs_of(settings, source)
+               if key in record.outputs}
+    if decision.failure is None:
+        return NotebookResult(
+            source, Status.BUILT, outputs=outputs, title=record.title, action="up to date")
+    return NotebookResult(source, Status.FAILED, outputs=outputs, title=record.title,
+                          action="up to date", error=error_of(decision.failure),
+                          reasons=list(decision.reasons))
 
 
 def kernel_request(loaded: LoadedNotebook) -> KernelRequest:

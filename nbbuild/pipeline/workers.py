@@ -25,43 +25,61 @@ from nbbuild.kernels.execute import (
 from nbbuild.kernels.kernel import Kernel, KernelStartError
 from nbbuild.kernels.pool import KernelPool
 from nbbuild.model import NotebookResult, Source, Status
-from nbbuild.pipeline.completion import (
-    complete,
-)
+from nbbuild.pipeline.completion import complete, render_shared
 from nbbuild.pipeline.jobs import Job, kernel_request
+from nbbuild.pipeline.schedule import Schedule
 from nbbuild.report import budgets
 from nbbuild.report.progress import Reporter
 
 
 async def worker(
-    queue, pool, exporter, settings, folder, reporter, results, cache, dispatched, finishing,
-    cluster=None,
+    schedule: Schedule, pool, exporter, settings, folder, reporter, results, cache, dispatched,
+    finishing, cluster=None,
 ) -> None:
     """Take notebooks until none are left. A worker is held while its notebook waits
     for a kernel and executes; collecting what it read, exporting and recording go
-    on in ``finishing`` while the worker's next notebook already runs."""
+    on in ``finishing`` while the worker's next notebook already runs. Notebooks
+    with the same code (languages of one source) are rendered from one execution
+    (schedule.py)."""
     task = asyncio.current_task()
-    while not queue.empty():
+    while (job := await schedule.take()) is not None:
         if task is not None and task.cancelling():
             raise asyncio.CancelledError
-        job = queue.get_nowait()
         queued = time.perf_counter() - dispatched
-        if cluster is None:
-            result, execution = await _execute_one(job, pool, settings, reporter)
-        else:
-            result, execution = await _execute_on_cluster(job, cluster, settings, reporter)
+        try:
+            if cluster is None:
+                result, execution = await _execute_one(job, pool, settings, reporter)
+            else:
+                result, execution = await _execute_on_cluster(job, cluster, settings, reporter)
+        finally:
+            schedule.executed(job)
         result.queued = queued
-        finishing.append(asyncio.ensure_future(
-            complete(job, result, execution, pool, exporter, settings, folder, reporter, results,
-                      cache)
-        ))
+        finishing.append(asyncio.ensure_future(_complete_and_share(
+            schedule, job, result, execution, pool, exporter, settings, folder, reporter, results,
+            cache)))
+
+
+async def _complete_and_share(schedule: Schedule, job: Job, result: NotebookResult, execution,
+                              pool, exporter, settings, folder, reporter, results, cache) -> None:
+    """Complete a notebook, then render the notebooks that share its execution."""
+    followers: list[Job] = []
+    try:
+        await complete(job, result, execution, pool, exporter, settings, folder, reporter,
+                       results, cache)
+    finally:
+        followers = schedule.settle(job, result, shared=execution is not None)
+    for follower in followers:
+        await render_shared(job, result, follower, exporter, settings, folder, reporter,
+                            results, cache)
 
 
 async def _execute_one(
     job: Job, pool: KernelPool, settings: Settings, reporter: Reporter
 ) -> tuple[NotebookResult, tuple[Kernel, Execution] | None]:
     """Wait for a kernel and execute. Returns the kernel (still to be discarded) and
-    the execution, or None with the error in the result (the kernel discarded)."""
+    the execution, or None with the error in the result (the kernel discarded).
+    A notebook whose own code failed (FAILED) also returns them, with the error in
+    the result: what ran up to the failure is rendered and kept."""
     loaded = job.loaded
     source = loaded.source
     result = _started(job, reporter)
@@ -76,16 +94,19 @@ async def _execute_one(
         result.stages["kernel_wait"] = ready - result.started
         result.kernel_startup = kernel.startup
         result.kernel_start = "forked" if kernel.forked else "spawned"
+        execution = Execution()
         try:
-            execution = await execute_notebook(loaded, kernel, options)
+            await execute_notebook(loaded, kernel, options, execution)
+            note = budgets.check(
+                budgets.budget_for(loaded, settings), time.perf_counter() - ready, source.key)
+        except (CellError, BudgetError) as exc:
+            result.status, result.error = Status.FAILED, exc
+            return result, (kernel, execution)
+        finally:
+            result.stages["execute"] = time.perf_counter() - ready
             result.cells = {
                 loaded.cell_number(i) - 1: seconds for i, seconds in execution.cell_seconds.items()
             }
-        finally:
-            result.stages["execute"] = time.perf_counter() - ready
-        note = budgets.check(
-            budgets.budget_for(loaded, settings), result.stages["execute"], str(source.rel)
-        )
         if note:
             reporter.warning(note)
         return result, (kernel, execution)
@@ -95,13 +116,13 @@ async def _execute_one(
         result.error = exc
     except Exception as exc:  # a bug or an unforeseen failure costs one notebook only
         result.status = Status.ERRORED
-        result.error = NotebookError(str(source.rel), f"internal error: {exc!r}")
+        result.error = NotebookError(source.key, f"internal error: {exc!r}")
     except asyncio.CancelledError:
         if kernel is not None:  # superseded (watch mode) or interrupted: never reused
             pool.discard(kernel)
         raise
     finally:
-        if kernel is not None and result.error is not None:
+        if kernel is not None and result.error is not None and result.status is Status.ERRORED:
             pool.discard(kernel)
             result.kernel_cpu = kernel.cpu_seconds
     return result, None
@@ -146,7 +167,7 @@ async def _execute_on_cluster(
         return result, None
     except Exception as exc:  # a bug, or the cluster failing: one notebook only
         result.status = Status.ERRORED
-        result.error = NotebookError(str(source.rel), f"cluster error: {exc!r}")
+        result.error = NotebookError(source.key, f"cluster error: {exc!r}")
         return result, None
     total = time.perf_counter() - result.started
     result.stages["kernel_wait"] = info.get("kernel_wait", 0.0)
@@ -167,4 +188,4 @@ def _kernel_start_failed(loaded: LoadedNotebook, exc: Exception) -> NotebookErro
     log = getattr(exc, "log", "")
     if log:
         message += "\n" + "\n".join(log.splitlines()[-8:])
-    return KernelDiedError(str(loaded.source.rel), message)
+    return KernelDiedError(loaded.source.key, message)

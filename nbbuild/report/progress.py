@@ -50,6 +50,9 @@ def describe_failure(result: NotebookResult, *, traceback_lines: int = 25) -> st
     """``FAILED path: cell N, line L raised E: msg`` and the end of the traceback."""
     label = result.status.value.upper()
     text = f"{label} {_clip(str(result.error), MAX_MESSAGE_CHARS)}"
+    if result.action == "up to date":  # a kept failure: say so rather than repeat it
+        when = "; ".join(result.reasons) or "failed, unchanged"
+        return f"{text}\n    ({when}; --retry-failed runs it again)"
     if isinstance(result.error, CellError) and result.error.traceback:
         tb = _traceback_tail(result.error.traceback, traceback_lines)
         text += "\n" + "\n".join("    " + line for line in tb)
@@ -89,6 +92,9 @@ def summary_line(result: BuildResult) -> str:
     for status in (Status.FAILED, Status.ERRORED):
         if result.count(status):
             parts.append(f"{result.count(status)} {status.value}")
+    unchanged = sum(1 for r in result.results if not r.ok and r.action == "up to date")
+    if unchanged:
+        parts[-1 if not result.count(Status.ERRORED) else -2] += f" ({unchanged} unchanged)"
     where = result.index or result.out
     return (
         f"{plural(total, 'notebook')}: {', '.join(parts)} in {result.wall_time:.1f} s "

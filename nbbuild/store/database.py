@@ -226,7 +226,7 @@ class Store:
         for path in paths:
             rows = self._db.execute(
                 "SELECT n.source FROM notebooks n JOIN dependencies d ON d.key = n.exec_key "
-                "WHERE d.path = ?",
+                "OR d.key = 'failed:' || n.exec_key WHERE d.path = ?",
                 (path,),
             )
             found.update(row[0] for row in rows)
@@ -237,24 +237,27 @@ class Store:
         self,
         record: NotebookRecord,
         execution: tuple[dict[str, Any], list[Fingerprint]] | None = None,
+        execution_key: str | None = None,
     ) -> None:
-        """Record one notebook's build, and its new execution if it ran; one transaction."""
+        """Record one notebook's build, and its new execution if it ran (under
+        ``execution_key``, by default the record's); one transaction."""
         assert self._db is not None
         self.check_present()
         now = time.time()
+        key = execution_key or record.exec_key
         with self._db:
             if execution is not None:
                 payload, fingerprints = execution
                 blob = zlib.compress(json.dumps(payload).encode("utf-8"))
                 self._db.execute(
                     "INSERT OR REPLACE INTO executions (key, payload, created) VALUES (?, ?, ?)",
-                    (record.exec_key, blob, now),
+                    (key, blob, now),
                 )
-                self._db.execute("DELETE FROM dependencies WHERE key = ?", (record.exec_key,))
+                self._db.execute("DELETE FROM dependencies WHERE key = ?", (key,))
                 self._db.executemany(
                     "INSERT INTO dependencies (key, path, mtime_ns, size, digest)"
                     " VALUES (?, ?, ?, ?, ?)",
-                    [(record.exec_key, *fp) for fp in fingerprints],
+                    [(key, *fp) for fp in fingerprints],
                 )
             self._db.execute(
                 "INSERT OR REPLACE INTO notebooks (source, src_mtime_ns, src_size, src_digest,"

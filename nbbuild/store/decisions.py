@@ -28,6 +28,7 @@ from nbbuild.course.globs import matches_any
 from nbbuild.course.sources import LoadedNotebook
 from nbbuild.model import Source
 from nbbuild.store.database import Fingerprint, NotebookRecord, Store
+from nbbuild.store.failures import failed_key, since
 from nbbuild.store.keys import (
     declared_env,
     declared_globs,
@@ -37,6 +38,9 @@ from nbbuild.store.keys import (
     output_caps,
     settings_parts,
 )
+
+#: The fingerprint (mtime, size, digest) of a file that did not exist.
+ABSENT = (-1, -1, "")
 
 
 class Action(enum.Enum):
@@ -59,6 +63,9 @@ class Decision:
     only: set[str] | None = None
     #: The export key's parts of the notebook as read (recorded with it).
     export_parts: dict[str, Any] = field(default_factory=dict)
+    #: For SKIP and RENDER of a notebook whose unchanged code failed before: the
+    #: failure kept (failures.py); ``payload`` is then the failed execution.
+    failure: dict[str, Any] | None = None
 
 
 class Cache:
@@ -70,11 +77,13 @@ class Cache:
         settings: Settings,
         *,
         force: bool = False,
+        retry_failed: bool = False,
         files: tuple[PurePosixPath, ...] = (),
     ) -> None:
         self.store = store
         self.settings = settings
         self.force = force
+        self.retry_failed = retry_failed
         self.root = settings.course
         self.files = files
         self.env = declared_env(settings)
@@ -100,7 +109,7 @@ class Cache:
     def quick(self, source: Source) -> Decision | None:
         """SKIP without parsing when nothing that matters moved; else None."""
         record = self.store.notebook(source.key)
-        if self.force or record is None or record.status != "built":
+        if self.force or record is None or record.status not in self._kept_statuses:
             return None
         if not self._source_unchanged(source, record):
             return None
@@ -114,11 +123,35 @@ class Cache:
             return None
         if record.exec_parts.get("env", {}) != self.env:
             return None
+        if record.status == "failed":
+            return self._kept_failure(record, source)
         if not self._outputs_exist(record, source) or self.changed_dependency(record.exec_key):
             return None
         if self._cut_at_other_caps(record):
             return None
         return Decision(Action.SKIP, record=record)
+
+    @property
+    def _kept_statuses(self) -> tuple[str, ...]:
+        return ("built",) if self.retry_failed else ("built", "failed")
+
+    @property
+    def _failed_pages(self) -> bool:
+        return self.settings.failed_pages == "banner"
+
+    def _kept_failure(self, record: NotebookRecord, source: Source) -> Decision | None:
+        """SKIP, as failed, a failure whose inputs did not change; else None."""
+        key = failed_key(record.exec_key)
+        if self._failed_pages != bool(record.outputs):  # failed_pages changed since
+            return None
+        if self._failed_pages and not self._outputs_exist(record, source):
+            return None
+        failed = self.store.execution(key)
+        if failed is None or "failure" not in failed or self.changed_dependency(key):
+            return None
+        failure = failed["failure"]
+        return Decision(Action.SKIP, [f"failed, unchanged since {since(failure)}"],
+                        record=record, failure=failure)
 
     def _cut_at_other_caps(self, record: NotebookRecord | None) -> str:
         """Why a cut execution must run again: its limits were changed since."""
@@ -139,6 +172,17 @@ class Cache:
         export = self.export_parts(loaded)
         if self.force:
             return Decision(Action.EXECUTE, ["forced"], export_parts=export), parts, key
+        if record is not None and record.status == "failed" and record.exec_key == key:
+            if self.retry_failed:
+                reasons.append("retried (--retry-failed)")
+            else:
+                kept = self._failure_to_render(record, export, loaded)
+                if kept is not None:
+                    kept.export_parts = export
+                    return kept, parts, key
+                changed = self.changed_dependency(failed_key(key))
+                if changed:
+                    reasons.append(f"dependency {changed} changed")
         export_reasons, stale = self._export_reasons(record, export, loaded.source)
         payload = self.store.execution(key)
         changed = None if payload is None else self.changed_dependency(key)
@@ -152,6 +196,28 @@ class Cache:
             return Decision(Action.SKIP, record=record), parts, key
         return Decision(Action.RENDER, export_reasons or reasons, payload, only=stale,
                         export_parts=export), parts, key
+
+    def _failure_to_render(self, record: NotebookRecord, export: dict[str, Any],
+                           loaded: LoadedNotebook) -> Decision | None:
+        """For a failure whose inputs did not change: SKIP when its outputs are as
+        they should be, else RENDER it from the failed execution; None when it must
+        run again (a file it read changed, or the failure is not kept)."""
+        key = failed_key(record.exec_key)
+        failed = self.store.execution(key)
+        if failed is None or "failure" not in failed or self.changed_dependency(key):
+            return None
+        failure = failed["failure"]
+        unchanged = [f"failed, unchanged since {since(failure)}"]
+        if not self._failed_pages:
+            if not record.outputs:
+                return Decision(Action.SKIP, unchanged, record=record, failure=failure)
+            return Decision(Action.RENDER, [*unchanged, "failed_pages is omit"], failed,
+                            failure=failure)
+        reasons, stale = self._export_reasons(record, export, loaded.source, as_built=True)
+        if not reasons and record.outputs:
+            return Decision(Action.SKIP, unchanged, record=record, failure=failure)
+        return Decision(Action.RENDER, [*unchanged, *(reasons or ["outputs missing"])], failed,
+                        only=stale if record.outputs else None, failure=failure)
 
     def export_parts(self, loaded: LoadedNotebook) -> dict[str, Any]:
         """The export key: of the whole notebook, or of each edition's notebook."""
@@ -178,7 +244,9 @@ class Cache:
         }
 
     def fingerprints(self, paths: set[str]) -> list[Fingerprint]:
-        """Fingerprints of the files that exist now, outputs and store excluded."""
+        """Fingerprints of the files, outputs and store excluded. A file the notebook
+        tried to open that does not exist is recorded as absent (``ABSENT``): its
+        appearing is a change (the data a failing notebook was missing)."""
         found = []
         for rel in sorted(paths):
             path = self.root / rel
@@ -187,6 +255,8 @@ class Cache:
             try:
                 st = path.stat()
                 found.append(Fingerprint(rel, st.st_mtime_ns, st.st_size, file_digest(path)))
+            except FileNotFoundError:
+                found.append(Fingerprint(rel, *ABSENT))
             except OSError:
                 continue
         return found
@@ -198,6 +268,10 @@ class Cache:
             try:
                 st = path.stat()
             except OSError:
+                if (fp.mtime_ns, fp.size, fp.digest) == ABSENT:
+                    continue  # still absent
+                return fp.path
+            if (fp.mtime_ns, fp.size, fp.digest) == ABSENT:
                 return fp.path
             if (st.st_mtime_ns, st.st_size) == (fp.mtime_ns, fp.size):
                 continue
@@ -262,11 +336,13 @@ class Cache:
         return reasons
 
     def _export_reasons(
-        self, record: NotebookRecord | None, new: dict[str, Any], source: Source
+        self, record: NotebookRecord | None, new: dict[str, Any], source: Source,
+        as_built: bool = False,
     ) -> tuple[list[str], set[str] | None]:
         """Why outputs must be rendered, and which (keys; None for all); ``new`` are
-        the notebook's export parts now."""
-        reasons = self._last_build(record)
+        the notebook's export parts now. ``as_built``: a kept failure's outputs are
+        judged as a built notebook's are."""
+        reasons = [] if as_built and record is not None else self._last_build(record)
         if reasons is None:
             return ["never built"], None
         if reasons:

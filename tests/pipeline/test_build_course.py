@@ -136,7 +136,10 @@ def test_no_state_leaks_between_notebooks(tmp_path, private_tmp):
     assert second.cells[0].execution_count == 1
 
 
-def test_outputs_of_a_failing_notebook_are_removed(tmp_path, private_tmp):
+def test_outputs_of_a_failing_notebook_are_replaced_or_removed(tmp_path, private_tmp):
+    """By default a lecture that now fails gets its outputs under the banner; with
+    failed_pages = "omit" its old outputs are removed. Either way the home page
+    does not offer it to students."""
     course = tmp_path / "c"
     write_notebook(course / "n.ipynb", "x = 1")
     assert build(load_settings(course, workers=1)).ok
@@ -144,10 +147,16 @@ def test_outputs_of_a_failing_notebook_are_removed(tmp_path, private_tmp):
     write_notebook(course / "n.ipynb", "raise ValueError('now broken')")
     result = build(load_settings(course, workers=1))
     assert result.results[0].status is Status.FAILED
-    assert not any((course / "_build" / f"n{s}").exists() for s in (".html", ".slides.html", ".ipynb"))
+    for suffix in (".html", ".slides.html", ".ipynb"):
+        text = (course / "_build" / f"n{suffix}").read_text()
+        assert "This lecture failed to build." in text and "now broken" in text
     index = (course / "_build/index.html").read_text()
     assert "n.html" not in index  # a failed lecture is not offered to students
     assert "failed" not in index
+    (course / "nbbuild.toml").write_text('failed_pages = "omit"\n')
+    result = build(load_settings(course, workers=1))
+    assert result.results[0].status is Status.FAILED and result.executed == 0
+    assert not any((course / "_build" / f"n{s}").exists() for s in (".html", ".slides.html", ".ipynb"))
 
 
 def test_output_folder_is_never_read_back_as_sources(course, private_tmp):

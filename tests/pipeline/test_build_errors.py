@@ -49,10 +49,13 @@ def test_every_bad_notebook_is_reported_and_the_rest_builds(broken, private_tmp,
     assert (out / "good.html").is_file() and (out / "allowed-to-raise.html").is_file()
     allowed = (out / "allowed-to-raise.html").read_text()
     assert "RuntimeError" in allowed and "after the error" in allowed  # traceback rendered
-    for name, (status, _) in EXPECTED.items():
-        if status is not Status.BUILT:
-            stem = name.rsplit(".", 1)[0]
-            assert not list(out.glob(f"{stem}.*")), f"outputs left for failed {name}"
+    for name, (status, message) in EXPECTED.items():
+        stem = name.rsplit(".", 1)[0]
+        if status is Status.ERRORED:  # nbbuild could not run it: no outputs
+            assert not list(out.glob(f"{stem}.*")), f"outputs left for errored {name}"
+        elif status is Status.FAILED:  # its own code failed: shown under the banner
+            page = (out / f"{stem}.html").read_text()
+            assert "This lecture failed to build." in page and message in page, name
     assert kernel_processes(private_tmp) == []
 
 

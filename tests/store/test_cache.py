@@ -17,6 +17,7 @@ from click.testing import CliRunner
 
 from nbbuild import build, load_settings
 from nbbuild.cli import main
+from nbbuild.store.database import Store
 
 from ..conftest import kernel_processes, write_notebook
 
@@ -186,15 +187,25 @@ def test_force_reexecutes_everything(course):
     assert ran == ["imports_helper", "plain", "reads_data"]
 
 
-def test_failures_are_never_cached(tmp_path, private_tmp):
+def test_a_failure_is_kept_apart_and_run_again_when_a_file_it_tried_changes(
+        tmp_path, private_tmp):
+    """An unchanged failure is not executed again, and never taken for a success:
+    the store has no execution under its key. Creating the file it needed runs it."""
     c = Course(tmp_path / "course", tmp_path / "log")
     c.notebook("needs_file", "print(open('later.txt').read())")
     result, ran = c.build()
     assert "needs_file" in ran and not result.ok
-    assert not (c.root / "_build" / "needs_file.html").exists()
-    assert c.plan()["needs_file.ipynb"] == "re-execute (failed last time)"
+    assert "FileNotFoundError" in (c.root / "_build" / "needs_file.html").read_text()
+    assert c.plan()["needs_file.ipynb"].startswith("failed (failed, unchanged since ")
+    assert c.plan("--retry-failed")["needs_file.ipynb"] == (
+        "re-execute (failed last time; retried (--retry-failed))")
     result, ran = c.build()
-    assert ran == ["needs_file"] and not result.ok  # unchanged, but run again
+    assert ran == [] and not result.ok  # unchanged: reported, not run again
+    [failed] = [r for r in result.results if not r.ok]
+    assert failed.action == "up to date" and "FileNotFoundError" in str(failed.error)
+    with Store(c.root / ".nbbuild") as store:
+        record = store.notebook("needs_file.ipynb")
+        assert record.status == "failed" and store.execution(record.exec_key) is None
     (c.root / "later.txt").write_text("here now")
     result, ran = c.build()
     assert ran == ["needs_file"] and result.ok
