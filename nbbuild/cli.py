@@ -69,6 +69,7 @@ def _build_options(command):
 
 @main.command()
 @_build_options
+@click.argument("paths", nargs=-1, type=click.Path())
 @click.option("--cluster", help="Run notebooks on Dask: tcp://scheduler:8786, or local[:N].")
 @click.option("--shared-fs", "cluster_shared_fs", is_flag=True, default=None,
               help="With --cluster: workers see the course at the same path.")
@@ -87,6 +88,7 @@ def _build_options(command):
 @click.option("-q", "--quiet", is_flag=True, help="Print failures only.")
 def build(
     course: str,
+    paths: tuple[str, ...],
     out: str | None,
     out_overwrite: bool | None,
     formats: str | None,
@@ -105,7 +107,9 @@ def build(
     report_path: str | None,
     quiet: bool,
 ) -> None:
-    """Execute every notebook of COURSE once and render every format from it."""
+    """Execute every notebook of COURSE once and render every format from it.
+
+    With PATHS (lecture files or folders of the course), build only those."""
     from nbbuild.errors import BuildInterrupted, NbbuildError
     from nbbuild.pipeline.build import build as run_build
 
@@ -114,11 +118,12 @@ def build(
         timeout=timeout, notebook_timeout=notebook_timeout, cache_dir=cache_dir,
         fork_kernels=fork_kernels, cluster=cluster, cluster_shared_fs=cluster_shared_fs,
         strict=strict)
+    selected = _course_paths(settings.course, paths) if paths else None
     reporter = _reporter(quiet)
     try:
         result = run_build(
             settings, reporter, wait=not no_wait, force=force, use_cache=not no_cache,
-            retry_failed=retry_failed)
+            retry_failed=retry_failed, paths=selected)
     except BuildInterrupted as exc:
         _stop_live(reporter)
         _fail(str(exc), EXIT_INTERRUPTED)
@@ -131,6 +136,23 @@ def build(
         click.echo(f"nbbuild: {len(result.broken_links)} broken link(s); the build fails "
                    "(strict)", err=True)
     sys.exit(EXIT_OK if result.ok else EXIT_NOTEBOOKS_FAILED)
+
+
+def _course_paths(course: Path, paths: tuple[str, ...]) -> list:
+    """PATHS as course-relative paths: each as given (from here), else inside the
+    course; one that is neither, or leads out of the course, is a usage error."""
+    from pathlib import PurePosixPath
+
+    found = []
+    for text in paths:
+        candidates = [Path(text), course / text]
+        path = next((p.resolve() for p in candidates if p.exists()), None)
+        if path is None:
+            _fail(f"{text}: no such file or folder (here or in {course})", EXIT_USAGE)
+        if not path.is_relative_to(course):
+            _fail(f"{text}: not in the course {course}", EXIT_USAGE)
+        found.append(PurePosixPath(path.relative_to(course).as_posix()))
+    return found
 
 
 def _write_report(path: Path, result, settings) -> None:

@@ -102,6 +102,9 @@ class NotebookResult:
     reasons: list[str] = field(default_factory=list)
     #: The Dask worker it ran on (``--cluster``), else empty.
     worker: str = ""
+    #: Cells (1-based, in the source) whose error was allowed (``allow_errors``,
+    #: ``raises-exception``): built, with the traceback shown.
+    raised: list[int] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:

@@ -7,10 +7,13 @@ Rules (documented in docs/configuration.md):
   with ``# %%`` (or ``#%%``); any other ``.py`` file (a ``helpers.py``) is a
   plain module and is copied like any other course file.
 * Only regular files are read: FIFOs, sockets and devices are skipped with a
-  warning, and so are symbolic links that lead outside the course (unless
-  ``allow_links`` names them) or nowhere. Links that stay inside the course are
-  followed: a linked data folder is copied as content. A link to a folder that
-  holds it (a loop) is not followed.
+  warning, and so are symbolic links to files outside the course (unless
+  ``allow_links`` names them) or to nothing. Links that stay inside the course
+  are followed: a linked data folder is copied as content. A link to a folder
+  outside the course is followed as a *data folder*: its files are copied, its
+  notebooks are not built (they belong to another course); a link to the
+  course's own folder or one above it, the home folder or ``/`` is not. A link to
+  a folder that holds it (a loop) is not followed, and said once.
 * Hidden files and folders, ``.ipynb_checkpoints``, ``__pycache__``, the output
   folder and any folder that holds nbbuild's output marker are skipped.
 * ``include`` globs select notebooks; ``exclude`` globs remove notebooks and files.
@@ -83,10 +86,10 @@ def discover(settings: Settings) -> Course:
     sources: list[Source] = []
     assets: list[PurePosixPath] = []
     skipped: list[str] = []
-    for rel, path in _walk(root, settings, skipped):
+    for rel, path, data in _walk(root, settings, skipped):
         if matches_any(rel, settings.exclude):
             continue
-        kind = _kind(path)
+        kind = None if data else _kind(path)
         if kind is None:
             if not _is_settings_file(rel, settings):
                 assets.append(rel)
@@ -110,11 +113,12 @@ def _walk(root: Path, settings: Settings, skipped: list[str]):
     skipped folder; what is left out for a reason is said in ``skipped``."""
     out = settings.out.resolve()
     real_root = root.resolve()
-    # (folder, its course-relative path, the real folders above it: a loop guard)
-    stack: list[tuple[Path, PurePosixPath, frozenset[Path]]] = [
-        (root, PurePosixPath("."), frozenset({real_root}))]
+    # (folder, its course-relative path, the real folders above it: a loop guard,
+    # whether it is a data folder outside the course)
+    stack: list[tuple[Path, PurePosixPath, frozenset[Path], bool]] = [
+        (root, PurePosixPath("."), frozenset({real_root}), False)]
     while stack:
-        here, rel_here, above = stack.pop()
+        here, rel_here, above, data = stack.pop()
         try:
             entries = sorted(os.scandir(here), key=lambda e: e.name)
         except OSError as exc:
@@ -134,11 +138,16 @@ def _walk(root: Path, settings: Settings, skipped: list[str]):
                 skipped.append(f"{rel}: {why}; skipped")
                 continue
             if kind == "dir":
-                if _skip_dir(path, name, out) or real in above:
+                if real in above:
+                    skipped.append(f"{rel}: a link to a folder that holds it (a loop); "
+                                   "not followed")
                     continue
-                stack.append((path, rel, above | {real}))
+                if _skip_dir(path, name, out):
+                    continue
+                outside = data or not real.is_relative_to(real_root)
+                stack.append((path, rel, above | {real}, outside))
             else:
-                yield rel, path
+                yield rel, path, data
 
 
 class _Skip(Exception):
@@ -157,7 +166,12 @@ def _entry_kind(
         except OSError:
             raise _Skip("a link to nothing") from None
         if not real.is_relative_to(real_root) and not matches_any(rel, settings.allow_links):
-            raise _Skip(f"a link leading out of the course (to {real}); allow it with allow_links")
+            if not stat.S_ISDIR(st.st_mode):
+                raise _Skip(f"a link leading out of the course (to {real}); allow it with "
+                            "allow_links")
+            if real_root.is_relative_to(real) or real == Path.home().resolve():
+                raise _Skip(f"a link to {real}, which holds the course or is the home "
+                            "folder; not followed")
     else:
         real = path
         try:

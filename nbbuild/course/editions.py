@@ -34,13 +34,18 @@ SLIDE_TAGS = frozenset({"slide", "subslide", "fragment", "skip"})
 #: execution key, store/keys.py).
 EXECUTION_TAGS = frozenset({"raises-exception", "skip-execution"})
 EDITION_TAGS = frozenset({"notes", "del", "keep", "start", "alt", "answer"})
+#: Tags of the course tool nbbuild replaces, read as the edition tag that means
+#: the same (docs/editions.md): a ``code-along`` cell is starter code, shown only
+#: in the code-along edition; a ``solution`` markdown cell is an answer (a
+#: ``solution`` code cell is emptied in the code-along edition, as every code cell is).
+TAG_ALIASES = {"code-along": "start", "solution": "answer"}
 #: Tags other Jupyter tools give meaning to: not reported as unknown.
 OTHER_TOOLS_TAGS = frozenset({
     "parameters", "injected-parameters", "hide-input", "hide-output", "hide-cell",
     "remove-input", "remove-output", "remove-cell", "remove_cell", "remove_input",
     "remove_output", "thebe-init",
 })
-KNOWN_TAGS = SLIDE_TAGS | EDITION_TAGS | EXECUTION_TAGS | OTHER_TOOLS_TAGS
+KNOWN_TAGS = SLIDE_TAGS | EDITION_TAGS | EXECUTION_TAGS | OTHER_TOOLS_TAGS | set(TAG_ALIASES)
 
 def answer_prompt(lang: str | None = None) -> str:
     """What a code-along edition shows in place of an answer, in the page's language."""
@@ -61,8 +66,11 @@ def notes_css(lang: str | None = None) -> str:
 
 
 def tags(cell: Any) -> frozenset[str]:
+    """A cell's tags, with the other tool's names read as nbbuild's (``TAG_ALIASES``)."""
     value = cell.get("metadata", {}).get("tags", [])
-    return frozenset(t for t in value if isinstance(t, str)) if isinstance(value, list) else frozenset()
+    if not isinstance(value, list):
+        return frozenset()
+    return frozenset(TAG_ALIASES.get(t, t) for t in value if isinstance(t, str))
 
 
 def cell_lang(cell: Any) -> Any:
@@ -113,7 +121,9 @@ def unknown_tags(loaded: LoadedNotebook) -> dict[str, list[int]]:
     (of a notebook as loaded from its file)."""
     found: dict[str, list[int]] = {}
     for number, cell in enumerate(loaded.nb.cells, 1):
-        for tag in sorted(tags(cell) - KNOWN_TAGS):
+        raw = cell.get("metadata", {}).get("tags", [])
+        names = {t for t in raw if isinstance(t, str)} if isinstance(raw, list) else set()
+        for tag in sorted(names - KNOWN_TAGS):
             found.setdefault(tag, []).append(number)
     return found
 
@@ -146,6 +156,7 @@ def for_language(loaded: LoadedNotebook, lang: str | None) -> LoadedNotebook:
         positions=run,
         digest=loaded.digest,
         kernel_note=loaded.kernel_note,
+        notes=loaded.notes,
     )
 
 

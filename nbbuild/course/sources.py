@@ -8,6 +8,7 @@ marker is kept, so errors can point at a line of the file the author edits.
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import os
 import re
@@ -26,6 +27,8 @@ DEFAULT_KERNEL = "python3"
 _MARKER_LINE = re.compile(r"^#\s?%%")
 _LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 _EMPHASIS = re.compile(r"(\*{1,3}|_{1,3}|`)(.+?)\1")
+_TAG = re.compile(r"</?[A-Za-z][^<>]*>")
+_CELL_ID = re.compile(r"[a-zA-Z0-9-_]{1,64}")
 
 
 @dataclass
@@ -50,6 +53,9 @@ class LoadedNotebook:
     #: Why it runs on ``kernel_name`` rather than the kernel it declares (the
     #: ``kernel`` settings, kernel_choice.py); empty when it declares it.
     kernel_note: str = ""
+    #: Warnings about the source itself (a ``# j2`` template line), said once per
+    #: build that reads it.
+    notes: tuple[str, ...] = ()
 
     def cell_number(self, index: int) -> int:
         """The 1-based number, in the source file, of cell ``index`` of ``nb``."""
@@ -69,12 +75,14 @@ class LoadedNotebook:
 
 
 def plain_text(markdown: str) -> str:
-    """A heading without its inline markup: links, emphasis, code ticks."""
+    """A heading without its inline markup (links, emphasis, code ticks, inline
+    HTML tags) and with HTML entities decoded: ``&nbsp;`` is a space in a title."""
     text = _LINK.sub(r"\1", markdown)
     previous = None
     while previous != text:
         previous, text = text, _EMPHASIS.sub(r"\2", text)
-    return text.strip()
+    text = html.unescape(_TAG.sub("", text))
+    return " ".join(text.split())
 
 
 #: Deeper JSON is refused: parsing, validating and rendering recurse per level.
@@ -93,7 +101,26 @@ def load(source: Source, max_bytes: int = int(DEFAULT_MAX_SOURCE_MB * 2**20),
         nb = _parse_percent(source, text, kernels or {})
         cell_lines = _cell_lines(text, len(nb.cells), source.rel.suffix)
     kernel_name = (nb.metadata.get("kernelspec") or {}).get("name") or DEFAULT_KERNEL
-    return LoadedNotebook(source, nb, kernel_name, cell_lines, digest=digest)
+    notes = template_lines(source, text) if source.kind is SourceKind.PERCENT else ()
+    return LoadedNotebook(source, nb, kernel_name, cell_lines, digest=digest, notes=notes)
+
+
+_J2_LINE = re.compile(r"^\s*(?:#|//)\s*j2\b")
+
+
+def template_lines(source: Source, text: str) -> tuple[str, ...]:
+    """A note for a source written for the course tool nbbuild replaces, whose
+    ``# j2`` lines were Jinja, expanded before the file became a notebook.
+    nbbuild does not expand them: they stay comments in a code cell."""
+    lines = [n for n, line in enumerate(text.splitlines(), 1) if _J2_LINE.match(line)]
+    if not lines:
+        return ()
+    more = f" (and {len(lines) - 1} more: lines {', '.join(map(str, lines[1:6]))}" \
+        f"{', ...' if len(lines) > 6 else ''})" if len(lines) > 1 else ""
+    return (f"{source.rel}, line {lines[0]}{more}: a '# j2' Jinja template line, from the "
+            "course tool nbbuild replaces. nbbuild does not expand templates, so it shows "
+            "as a comment in a code cell: replace it with the markdown or code it produced, "
+            "or delete it",)
 
 
 def _read_text(source: Source, max_bytes: int) -> tuple[str, str]:
@@ -152,12 +179,38 @@ def _parse_ipynb(source: Source, text: str) -> nbformat.NotebookNode:
         raise SourceError(source.key, "JSON but not a notebook (no 'cells')")
     try:
         nb = nbformat.reads(text, as_version=4)
+        _normalise(nb)
         nbformat.validate(nb)
     except nbformat.ValidationError as exc:
         raise SourceError(source.key, f"invalid notebook: {exc.message}") from None
     except Exception as exc:  # nbformat raises a variety of errors on odd input
         raise SourceError(source.key, f"invalid notebook: {exc}") from None
     return nb
+
+
+def _normalise(nb: nbformat.NotebookNode) -> None:
+    """Odd but usable notebooks as Jupyter and nbconvert take them: cell ids in an
+    nbformat 4.4 file (written by newer tools) make it 4.5; missing ``metadata``,
+    ``outputs`` and ``execution_count`` are added; a missing, duplicate or invalid
+    cell id of a 4.5 notebook is replaced by one from the cell's position."""
+    cells = nb.get("cells")
+    if not isinstance(cells, list) or nb.get("nbformat") != 4:
+        return  # not a notebook validation can read: it says why
+    if nb.get("nbformat_minor", 0) < 5 and any(isinstance(c, dict) and "id" in c for c in cells):
+        nb.nbformat_minor = 5
+    seen: set[str] = set()
+    for i, cell in enumerate(cells, 1):
+        if not isinstance(cell, dict):
+            continue
+        cell.setdefault("metadata", nbformat.NotebookNode())
+        if cell.get("cell_type") == "code":
+            cell.setdefault("outputs", [])
+            cell.setdefault("execution_count", None)
+        if nb.get("nbformat_minor", 0) >= 5:
+            cell_id = cell.get("id")
+            if not isinstance(cell_id, str) or not _CELL_ID.fullmatch(cell_id) or cell_id in seen:
+                cell["id"] = cell_id = f"cell-{i}"
+            seen.add(cell_id)
 
 
 def _depth(value: object) -> int:

@@ -16,7 +16,7 @@ import contextlib
 import signal
 import sqlite3
 import time
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from nbbuild.config import Settings
@@ -33,9 +33,10 @@ from nbbuild.pipeline.completion import (
     record_runs,
     render_all,
 )
-from nbbuild.pipeline.jobs import Job, durations, plan_all
+from nbbuild.pipeline.jobs import Job, durations, open_store, plan_all
 from nbbuild.pipeline.order import execution_order
 from nbbuild.pipeline.schedule import Schedule
+from nbbuild.pipeline.selection import part_of
 from nbbuild.pipeline.session import (
     ExportThread,
     Session,
@@ -71,6 +72,7 @@ def build(
     force: bool = False,
     use_cache: bool = True,
     retry_failed: bool = False,
+    paths: list[PurePosixPath] | None = None,
 ) -> BuildResult:
     """Build the course described by ``settings``; raise ``BuildInterrupted`` on Ctrl-C.
 
@@ -78,6 +80,8 @@ def build(
     waits (or, with ``wait=False``, raises ``CourseLocked``). ``force`` executes
     every notebook; ``use_cache=False`` neither reads nor writes the store;
     ``retry_failed`` executes notebooks whose unchanged code failed last time.
+    ``paths`` (course-relative files or folders) builds only the notebooks there;
+    the others built before stay as they are, on the home page and in the store.
     """
     reporter = reporter or NullReporter()
     lock = BuildLock(settings.cache_dir)
@@ -92,7 +96,7 @@ def build(
                 asyncio.Runner(loop_factory=loop_factory()) as runner:
             try:
                 return runner.run(_build(settings, reporter, force, use_cache, folder,
-                                         retry_failed=retry_failed))
+                                         retry_failed=retry_failed, paths=paths))
             except (KeyboardInterrupt, asyncio.CancelledError):
                 raise BuildInterrupted("build interrupted; no partial outputs were left") from None
     finally:
@@ -128,16 +132,19 @@ async def _build(
     settings: Settings, reporter: Reporter, force: bool, use_cache: bool, folder: OutputFolder,
     session: Session | None = None, only: set[str] | None = None,
     previous: dict[str, NotebookResult] | None = None, *, retry_failed: bool = False,
+    paths: list[PurePosixPath] | None = None,
 ) -> BuildResult:
     began = time.perf_counter()
     cpu_began = time.process_time()
     if session is None:
         _cancel_on_sigterm()
     course = _course(settings, reporter)
+    if paths is not None:
+        course, only, previous = part_of(course, paths, settings, reporter)
     exporter = session.exporter if session is not None else ExportThread(settings)
     exporter.links = LinkMap(settings, course)
     exporter.site = SiteFrame(settings) if has_site(settings) else None
-    store = _open_store(settings, reporter) if use_cache else None
+    store = open_store(settings, reporter) if use_cache else None
     try:
         cache = Cache(store, settings, force=force, retry_failed=retry_failed,
                       files=course.assets) if store else None
@@ -264,6 +271,7 @@ async def _run_all(
         planned = [i for i in order if i not in results]
         to_execute, to_render = await _decide_all(
             course, planned, pool if cluster is None else None, results, cache, settings)
+        _say_source_notes(to_execute + to_render, settings, reporter)
         warm = _warm_exporters(exporter, pool, to_execute, to_render, cluster)
         reporter.build_started(len(course.sources), settings.workers)
         for i, result in results.items():
@@ -303,6 +311,15 @@ async def _decide_all(course: Course, planned: list[int], pool: KernelPool | Non
     async for job in plan_all(course.sources, planned, pool, results, cache, settings):
         (to_execute if job.decision.action is Action.EXECUTE else to_render).append(job)
     return to_execute, to_render
+
+
+def _say_source_notes(jobs: list[Job], settings: Settings, reporter: Reporter) -> None:
+    """Warnings about the sources read (``# j2`` lines), once per file."""
+    first = (settings.languages or (None,))[0]
+    for job in jobs:
+        if job.loaded.source.lang == first:
+            for note in job.loaded.notes:
+                reporter.warning(note)
 
 
 def _warm_exporters(exporter: ExportThread, pool: KernelPool, to_execute: list[Job],
@@ -350,14 +367,3 @@ def _cancel_on_sigterm() -> None:
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
     except (NotImplementedError, RuntimeError, ValueError):
         pass  # Windows, or not the main thread
-
-
-def _open_store(settings: Settings, reporter: Reporter) -> Store | None:
-    """The course's store, or None (with a warning) when it cannot be used."""
-    try:
-        return Store(settings.cache_dir)
-    except StoreError as exc:
-        reporter.warning(f"{exc}; building without the cache")
-        return None
-
-

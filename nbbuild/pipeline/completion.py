@@ -158,6 +158,8 @@ async def write_outputs(
             result.outputs = {}
             return
         loaded = failed_view(loaded, result.error)
+    else:
+        result.raised = raised_cells(loaded)
     try:
         result.outputs, result.export_detail = await exporter.submit(
             export_and_write, exporter, loaded, settings, folder, only
@@ -165,6 +167,13 @@ async def write_outputs(
     except OSError as exc:
         why = f"{exc.strerror} ({exc.filename})" if exc.strerror else repr(exc)
         raise NotebookError(loaded.source.key, f"outputs not written: {why}") from None
+
+
+def raised_cells(loaded: LoadedNotebook) -> list[int]:
+    """The cells (numbered as in the source) that raised and were allowed to."""
+    return [loaded.cell_number(i) for i, cell in enumerate(loaded.nb.cells)
+            if cell.cell_type == "code"
+            and any(o.get("output_type") == "error" for o in cell.get("outputs", []))]
 
 
 def record_result(

@@ -164,3 +164,12 @@ def durations(store: Store | None, sources, reporter: Reporter) -> dict[str, flo
     except (sqlite3.Error, StoreError) as exc:
         reporter.warning(f"{store.path}: run times unreadable ({exc})")
         return {}
+
+
+def open_store(settings: Settings, reporter: Reporter) -> Store | None:
+    """The course's store, or None (with a warning) when it cannot be used."""
+    try:
+        return Store(settings.cache_dir)
+    except StoreError as exc:
+        reporter.warning(f"{exc}; building without the cache")
+        return None

@@ -46,6 +46,7 @@ def plan_with_notes(
     """The plan's rows, and notes about the sources (one per unknown tag)."""
     course = discover(settings)
     unknown: dict[str, list[tuple[str, int]]] = {}
+    sources_notes: list[str] = []
     with Store(settings.cache_dir) as store:
         cache = Cache(store, settings, force=force, retry_failed=retry_failed,
                       files=course.assets)
@@ -57,6 +58,8 @@ def plan_with_notes(
                 continue
             try:
                 raw = load(source, settings.max_source_bytes, dict(settings.kernels))
+                if source.lang in (None, (settings.languages or (None,))[0]):
+                    sources_notes.extend(raw.notes)
                 if settings.editions and source.lang in (None, (settings.languages or (None,))[0]):
                     for tag, cells in unknown_tags(raw).items():
                         unknown.setdefault(tag, []).append((str(source.rel), len(cells)))
@@ -72,7 +75,8 @@ def plan_with_notes(
             if loaded.kernel_note:
                 reasons.append(loaded.kernel_note)
             rows.append((source.key, _action(decision), reasons))
-    return rows, [_tag_note(tag, places) for tag, places in sorted(unknown.items())]
+    tag_notes = [_tag_note(tag, places) for tag, places in sorted(unknown.items())]
+    return rows, sources_notes + tag_notes
 
 
 def _action(decision) -> str:

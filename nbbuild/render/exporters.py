@@ -81,6 +81,8 @@ class Exporters:
             return (nbformat.writes(nb) + "\n").encode("utf-8")
         if fmt == "code":
             return script(nb).encode("utf-8")
+        if fmt == "slides" and not any(_on_a_slide(c) for c in nb.cells):
+            nb = _title_slide(nb, title)
         exporter = self._exporter(fmt)
         exporter.language_code = lang  # nbconvert's <html lang>; one thread renders
         _apply_look(exporter, fmt, look)
@@ -188,3 +190,19 @@ def script(nb: nbformat.NotebookNode) -> str:
 def _resources(title: str) -> dict[str, Any]:
     # nbconvert takes the page <title> from metadata.name.
     return {"metadata": {"name": title}}
+
+
+def _on_a_slide(cell) -> bool:
+    """Whether a cell shows in a deck (not skipped, not a speaker note)."""
+    kind = (cell.get("metadata", {}).get("slideshow") or {}).get("slide_type")
+    return kind not in ("skip", "notes")
+
+
+def _title_slide(nb: nbformat.NotebookNode, title: str) -> nbformat.NotebookNode:
+    """A deck with nothing to show (an empty notebook) gets a slide with its title:
+    nbconvert refuses to make a deck of no slides."""
+    import copy
+
+    out = copy.copy(nb)
+    out.cells = [nbformat.v4.new_markdown_cell(f"# {title}"), *nb.cells]
+    return out

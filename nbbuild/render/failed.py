@@ -39,7 +39,7 @@ def failed_view(loaded: LoadedNotebook, error: NotebookError) -> LoadedNotebook:
     numbers = [0, *(loaded.cell_number(i) for i in range(len(cells)))]
     lines = None if loaded.cell_lines is None else [0, *loaded.cell_lines[: len(cells)]]
     return LoadedNotebook(loaded.source, nb, loaded.kernel_name, lines, numbers, full,
-                          positions, loaded.digest, loaded.kernel_note)
+                          positions, loaded.digest, loaded.kernel_note, loaded.notes)
 
 
 def failing_index(loaded: LoadedNotebook, error: NotebookError) -> int | None:

@@ -98,9 +98,12 @@ SCHEMA: dict[str, Any] = {
                              "total_seconds",
                              "phases", "export_detail", "kernel_startup", "kernel_cpu_seconds",
                              "cells", "outputs",
-                             "error"],
+                             "error", "path", "language", "raised_cells"],
                 "properties": {
                     "source": {"type": "string"},
+                    "path": {"type": "string"},
+                    "language": {"type": ["string", "null"]},
+                    "raised_cells": {"type": "array", "items": {"type": "integer"}},
                     "worker": {"type": "string"},
                     "title": {"type": "string"},
                     "status": {"enum": [s.value for s in Status]},
@@ -208,6 +211,8 @@ def _notebook(r: NotebookResult) -> dict[str, Any]:
     return {
         **({"worker": r.worker} if r.worker else {}),
         "source": r.source.key,
+        "path": str(r.source.rel),
+        "language": r.source.lang,
         "title": r.title,
         "status": r.status.value,
         "action": r.action,
@@ -222,6 +227,7 @@ def _notebook(r: NotebookResult) -> dict[str, Any]:
         "cells": {str(i + 1): s for i, s in r.cells.items()},
         "outputs": {fmt: str(p) for fmt, p in r.outputs.items()},
         "error": str(r.error) if r.error is not None else None,
+        "raised_cells": list(r.raised),
     }
 
 

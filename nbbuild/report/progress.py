@@ -76,6 +76,27 @@ def _traceback_tail(traceback: str, limit: int) -> list[str]:
     return lines
 
 
+def _raised(result: NotebookResult) -> str:
+    """``2 cells raised (allowed): 3, 5``."""
+    cells = result.raised
+    return (f"{plural(len(cells), 'cell')} raised (allowed): "
+            f"{', '.join(map(str, cells))}")
+
+
+def allowed_errors_line(result: BuildResult) -> str | None:
+    """``3 cells raised, allowed: a.ipynb (cells 2, 3), b.py (cell 4)`` for the
+    notebooks this build executed or rendered; None when no cell raised."""
+    shown = [r for r in result.results if r.ok and r.raised]
+    if not shown:
+        return None
+    total = sum(len(r.raised) for r in shown)
+    where = ", ".join(
+        f"{r.source} ({'cells' if len(r.raised) > 1 else 'cell'} {', '.join(map(str, r.raised))})"
+        for r in shown[:10])
+    more = f" and {len(shown) - 10} more notebooks" if len(shown) > 10 else ""
+    return f"{plural(total, 'cell')} raised, allowed: {where}{more}"
+
+
 def plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
@@ -130,6 +151,8 @@ class PlainReporter(NullReporter):
         elif not self.quiet and result.action != "up to date":
             verb = "built" if result.action == "executed" else "re-rendered"
             why = f": {'; '.join(result.reasons)}" if result.reasons else ""
+            if result.raised:
+                why += f"; {_raised(result)}"
             self._print(
                 f"[{self.done}/{self.total}] {verb} {result.source} "
                 f"({result.seconds:.1f} s{why})"
@@ -182,6 +205,9 @@ def _print_summary(emit, result: BuildResult) -> None:
     for line in time_summary(result):
         emit(line)
     emit(summary_line(result))
+    allowed = allowed_errors_line(result)
+    if allowed:
+        emit(f"{result.count(Status.BUILT)} built; {allowed}")
 
 
 class RichReporter(NullReporter):

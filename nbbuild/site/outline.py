@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from nbbuild.config import Settings
+from nbbuild.course.sources import plain_text
 from nbbuild.model import NotebookResult, Source
 from nbbuild.render.layout import Variant
 
@@ -121,17 +122,8 @@ def split_title(markdown: str) -> tuple[str, str]:
         return "", ""
     match = _ATX.match(lines[index])
     if match:
-        return _plain(match.group(2)), "\n".join(lines[index + 1:]).strip()
+        return plain_text(match.group(2)), "\n".join(lines[index + 1:]).strip()
     if index + 1 < len(lines) and _SETEXT.match(lines[index + 1]):
-        return _plain(lines[index].strip()), "\n".join(lines[index + 2:]).strip()
+        return plain_text(lines[index].strip()), "\n".join(lines[index + 2:]).strip()
     return "", markdown.strip()
 
-
-def _plain(text: str) -> str:
-    """Heading text without the commonest inline markup."""
-    import html
-
-    text = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", text)
-    text = re.sub(r"<[^>]+>", "", text)
-    text = re.sub(r"(\*\*|__|\*|_|`)(.+?)\1", r"\2", text)
-    return html.unescape(text).strip()
