@@ -177,9 +177,10 @@ def _parse_ipynb(source: Source, text: str) -> nbformat.NotebookNode:
             f"{MAX_JSON_DEPTH}")
     if not isinstance(raw, dict) or "cells" not in raw and "worksheets" not in raw:
         raise SourceError(source.key, "JSON but not a notebook (no 'cells')")
+    if _normalise(raw):
+        text = json.dumps(raw)
     try:
         nb = nbformat.reads(text, as_version=4)
-        _normalise(nb)
         nbformat.validate(nb)
     except nbformat.ValidationError as exc:
         raise SourceError(source.key, f"invalid notebook: {exc.message}") from None
@@ -188,29 +189,35 @@ def _parse_ipynb(source: Source, text: str) -> nbformat.NotebookNode:
     return nb
 
 
-def _normalise(nb: nbformat.NotebookNode) -> None:
+def _normalise(nb: dict) -> bool:
     """Odd but usable notebooks as Jupyter and nbconvert take them: cell ids in an
-    nbformat 4.4 file (written by newer tools) make it 4.5; missing ``metadata``,
-    ``outputs`` and ``execution_count`` are added; a missing, duplicate or invalid
-    cell id of a 4.5 notebook is replaced by one from the cell's position."""
+    nbformat 4.4 file (written by newer tools) make it 4.5; missing ``metadata``
+    (of the notebook and its cells), ``outputs`` and ``execution_count`` are
+    added; a missing, duplicate or invalid cell id of a 4.5 notebook is replaced
+    by one from the cell's position. Returns whether anything changed."""
     cells = nb.get("cells")
     if not isinstance(cells, list) or nb.get("nbformat") != 4:
-        return  # not a notebook validation can read: it says why
-    if nb.get("nbformat_minor", 0) < 5 and any(isinstance(c, dict) and "id" in c for c in cells):
-        nb.nbformat_minor = 5
+        return False  # not a notebook validation can read: it says why
+    before = json.dumps(nb, sort_keys=True)
+    nb.setdefault("metadata", {})
+    minor = nb.get("nbformat_minor", 0)
+    if isinstance(minor, int) and minor < 5 and any(isinstance(c, dict) and "id" in c
+                                                    for c in cells):
+        nb["nbformat_minor"] = minor = 5
     seen: set[str] = set()
     for i, cell in enumerate(cells, 1):
         if not isinstance(cell, dict):
             continue
-        cell.setdefault("metadata", nbformat.NotebookNode())
+        cell.setdefault("metadata", {})
         if cell.get("cell_type") == "code":
             cell.setdefault("outputs", [])
             cell.setdefault("execution_count", None)
-        if nb.get("nbformat_minor", 0) >= 5:
+        if isinstance(minor, int) and minor >= 5:
             cell_id = cell.get("id")
             if not isinstance(cell_id, str) or not _CELL_ID.fullmatch(cell_id) or cell_id in seen:
                 cell["id"] = cell_id = f"cell-{i}"
             seen.add(cell_id)
+    return json.dumps(nb, sort_keys=True) != before
 
 
 def _depth(value: object) -> int:

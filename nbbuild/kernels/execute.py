@@ -353,10 +353,10 @@ def _line(loaded: LoadedNotebook, index: int, traceback: str,
     first frame of this cell (execution ``count``); a frame of code from another
     cell (a function it defined) says nothing of where this cell is."""
     frames = [(m.group(1) or m.group(2), int(m.group(3))) for m in _CELL_LINE.finditer(traceback)]
-    if count is not None:
+    if count is not None and frames:
         frames = [f for f in frames if f[0] == str(count)]
-    else:
-        frames = frames[:1]
+        if not frames:  # raised in code of other cells only: no line of this one
+            return None
     in_cell = frames[0][1] if frames else None
     if loaded.cell_lines is not None and 0 <= index < len(loaded.cell_lines):
         return loaded.cell_lines[index] + (in_cell or 1)

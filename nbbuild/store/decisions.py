@@ -375,7 +375,8 @@ class Cache:
         if old.get("nbconvert") != new["nbconvert"]:
             reasons.append("nbconvert upgraded")
             everything = True
-        settings_keys = ("reveal_url_prefix", "assets", "out", "editions", "languages", "layout")
+        settings_keys = ("reveal_url_prefix", "assets", "out", "editions", "languages", "layout",
+                         "kernel_choice")
         if any(old.get(k) != new.get(k) for k in settings_keys):
             reasons.append("settings changed")
             everything = True

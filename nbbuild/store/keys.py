@@ -90,6 +90,9 @@ def settings_parts(settings: Settings) -> dict[str, Any]:
         from nbbuild.site.outline import course_title
 
         parts["site"] = {"title": course_title(settings), "look": settings.look.key()}
+    if settings.kernel or settings.kernel_aliases:  # a change may choose another kernel
+        parts["kernel_choice"] = [list(map(list, settings.kernel)),
+                                  list(map(list, settings.kernel_aliases))]
     if settings.variants:
         parts["editions"] = list(settings.edition_names)
         parts["languages"] = list(settings.languages)
