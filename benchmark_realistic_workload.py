@@ -635,6 +635,116 @@ def editions_benchmark(args: argparse.Namespace) -> int:
     return 0
 
 
+def _build_report(course: Path, out: Path, store: Path, workers: int, *extra: str
+                  ) -> tuple[float, dict, int]:
+    """One build, timed, with its report and exit code (1 is expected: failures)."""
+    report = out.parent / f"{out.name}.report.json"
+    cmd = [sys.executable, "-m", "nbbuild", "build", str(course), "--out", str(out),
+           "--cache-dir", str(store), "--workers", str(workers), "-q", "--report", str(report),
+           *extra]
+    started = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    elapsed = time.perf_counter() - started
+    if proc.returncode not in (0, 1):
+        raise SystemExit(f"nbbuild failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return elapsed, json.loads(report.read_text()), proc.returncode
+
+
+def generate_failing_course(root: Path, count: int = 20, failing: int = 5) -> Path:
+    """``count`` lectures doing a little numeric work, ``failing`` of them failing as
+    third-party material does: a raise, a missing data file, a cell that times out
+    (with ``--timeout 3``)."""
+    kinds = ["raise", "missing", "timeout"]
+    failing_at = {1 + k * (count // failing) for k in range(failing)}
+    for i in range(count):
+        cells = [("markdown", f"# Lecture {i}"), ("code", f"total = sum(range({i} * 1000))")]
+        if i in failing_at:
+            kind = kinds[len([j for j in failing_at if j < i]) % len(kinds)]
+            cells.append(("code", {"raise": "raise RuntimeError('API changed')",
+                                   "missing": "open('data/missing.csv').read()",
+                                   "timeout": "import time\ntime.sleep(600)"}[kind]))
+        cells.append(("code", "print(total)"))
+        _write_lecture(root / f"{i:02d}-lecture", cells, as_py=i % 2 == 0)
+    return root
+
+
+def failing_benchmark(args: argparse.Namespace) -> int:
+    """Issue 19: a course of 20 notebooks of which 5 fail. A cold build, then
+    no-change rebuilds (the failures kept), side by side with no-change rebuilds
+    that run the failures again (``--retry-failed``: what every rebuild did before)."""
+    with tempfile.TemporaryDirectory(prefix="nbbuild-bench-fail-") as tmp:
+        course = generate_failing_course(Path(tmp) / "course")
+        out, store = Path(tmp) / "out", Path(tmp) / "store"
+        extra = ("--timeout", "3")
+        cold, report, code = _build_report(course, out, store, args.workers, *extra)
+        counts = report["counts"]
+        print(f"cold build: {cold:.2f} s, executed {counts['executed']}, failed "
+              f"{counts['failed']}, exit {code}")
+        times: dict[str, list[float]] = {"rebuild": [], "rebuild --retry-failed": []}
+        executed: dict[str, list[int]] = {k: [] for k in times}
+        for i in range(args.runs):
+            for name in (list(times) if i % 2 == 0 else list(times)[::-1]):
+                more = ("--retry-failed",) if "retry" in name else ()
+                wall, report, code = _build_report(course, out, store, args.workers, *extra,
+                                                   *more)
+                times[name].append(wall)
+                executed[name].append(report["counts"]["executed"])
+                print(f"  round {i + 1}: {name:24} {wall:6.2f} s, executed "
+                      f"{executed[name][-1]}, exit {code}", flush=True)
+    print(f"\n20 notebooks, 5 failing, --workers {args.workers}, {args.runs} rounds\n")
+    print("| no-change rebuild | median (s) | min | max | executed |")
+    print("|---|---|---|---|---|")
+    for name, t in times.items():
+        print(f"| {name} | {statistics.median(t):.2f} | {min(t):.2f} | {max(t):.2f} | "
+              f"{sorted(set(executed[name]))} |")
+    return 0
+
+
+def generate_bilingual_course(root: Path, count: int = 20, differing: int = 6) -> Path:
+    """``count`` percent sources in English and German, each in a folder of its own;
+    ``differing`` of them run code that differs by language. Every one writes a
+    scratch file in its folder, waits, and checks that no other run wrote over it."""
+    root.mkdir(parents=True)
+    (root / "nbbuild.toml").write_text('languages = ["en", "de"]\n')
+    for i in range(count):
+        lang_code = (f'# %% lang="en"\nword = "hello"\n\n# %% lang="de"\nword = "hallo"\n\n'
+                     if i < differing else '# %%\nword = "same"\n\n')
+        folder = root / f"{i:02d}-topic"
+        folder.mkdir()
+        (folder / "lecture.py").write_text(
+            f'# %% [markdown] lang="en"\n# # Topic {i}\n\n'
+            f'# %% [markdown] lang="de"\n# # Thema {i}\n\n{lang_code}'
+            "# %%\nimport os, time\nmark = f'{word} {os.getpid()}'\n"
+            "open('scratch.txt', 'w').write(mark)\ntime.sleep(0.3)\n"
+            "assert open('scratch.txt').read() == mark, 'another run wrote over scratch.txt'\n"
+            "print(sum(range(10000)))\n")
+    return root
+
+
+def bilingual_benchmark(args: argparse.Namespace) -> int:
+    """Issue 19: a bilingual course of 20 percent sources (6 differ by language),
+    ``--runs`` forced builds (default 10) at ``--workers``: executions per build
+    (goal: one per source whose code does not differ) and collision failures."""
+    with tempfile.TemporaryDirectory(prefix="nbbuild-bench-bi-") as tmp:
+        course = generate_bilingual_course(Path(tmp) / "course")
+        out, store = Path(tmp) / "out", Path(tmp) / "store"
+        rows = []
+        for i in range(args.runs):
+            wall, report, _ = _build_report(course, out, store, args.workers, "--force")
+            collisions = sum(1 for n in report["notebooks"]
+                             if n["error"] and "wrote over" in n["error"])
+            rows.append((wall, report["counts"]["executed"], collisions,
+                         report["counts"]["failed"] + report["counts"]["errored"]))
+            print(f"  build {i + 1}: {wall:5.2f} s, executed {rows[-1][1]}, collisions "
+                  f"{collisions}, not built {rows[-1][3]}", flush=True)
+    print(f"\n20 sources x 2 languages (6 differ by language: 14 + 2 x 6 = 26 executions "
+          f"expected), --workers {args.workers}, {args.runs} forced builds")
+    print(f"executions per build: {sorted(set(r[1] for r in rows))}; collision failures: "
+          f"{sum(r[2] for r in rows)}; notebooks not built: {sum(r[3] for r in rows)}; "
+          f"median wall {statistics.median(r[0] for r in rows):.2f} s")
+    return 0
+
+
 def cluster_benchmark(args: argparse.Namespace) -> int:
     """Issue 9: fixtures/course on a local Dask cluster of 2 worker processes against
     the local pool at 2 workers, side by side, ``--runs`` rounds (default 5). The
@@ -912,6 +1022,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cold", action="store_true",
                         help="with --against: build from nothing (output and cache removed "
                              "before each build) instead of --force")
+    parser.add_argument("--failing", action="store_true",
+                        help="instead: 20 notebooks of which 5 fail, cold and no-change builds")
+    parser.add_argument("--bilingual", action="store_true",
+                        help="instead: 20 bilingual percent sources, forced builds: executions "
+                             "and collisions (--runs 10)")
     parser.add_argument("--against", metavar="COMMIT",
                         help="instead: this tree against COMMIT (--course --force, and a "
                              "no-op build of --short notebooks), alternating")
@@ -932,6 +1047,10 @@ def main(argv: list[str] | None = None) -> int:
         return watch_benchmark(args)
     if args.cluster:
         return cluster_benchmark(args)
+    if args.failing:
+        return failing_benchmark(args)
+    if args.bilingual:
+        return bilingual_benchmark(args)
     course = args.course.resolve()
     formats = [f.strip() for f in args.formats.split(",") if f.strip()]
     n_notebooks = len(course_notebooks(course))
