@@ -89,6 +89,17 @@ def run_nbbuild(*args: str, env: dict[str, str] | None = None, timeout: float = 
     )
 
 
+def write_course(root: Path, settings: str, files: dict[str, str]) -> Path:
+    """A course folder with ``settings`` as its ``nbbuild.toml`` and ``files``
+    (course-relative name: text)."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "nbbuild.toml").write_text(settings)
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    return root
+
+
 def write_notebook(path: Path, *sources: str, **metadata) -> Path:
     """A small .ipynb of code cells (markdown cells when a source starts with '# ')."""
     import nbformat

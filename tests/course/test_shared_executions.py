@@ -8,7 +8,7 @@ import pytest
 from nbbuild import build, load_settings
 from nbbuild.model import Status
 
-from ..conftest import kernel_processes, run_nbbuild
+from ..conftest import kernel_processes, run_nbbuild, write_course
 
 pytestmark = pytest.mark.integration
 
@@ -97,12 +97,9 @@ def test_identical_code_runs_once_and_variants_never_overlap(tmp_path, private_t
 
 
 def test_a_shared_failure_names_each_language_and_the_report_says_which(tmp_path, private_tmp):
-    course = tmp_path / "c"
-    course.mkdir()
-    (course / "nbbuild.toml").write_text('languages = ["en", "de"]\n')
-    (course / "lecture.py").write_text(
+    course = write_course(tmp_path / "c", 'languages = ["en", "de"]\n', {"lecture.py": (
         '# %% [markdown] lang="en"\n# # Title\n\n# %% [markdown] lang="de"\n# # Titel\n\n'
-        '# %%\nraise KeyError("missing")\n')
+        '# %%\nraise KeyError("missing")\n')})
     proc = run_nbbuild(str(course), "--report", str(tmp_path / "r.json"))
     assert proc.returncode == 1
     assert "FAILED lecture.py [en]: cell 3, line 8 of the file raised KeyError" in proc.stdout

@@ -13,7 +13,7 @@ from nbbuild import build, load_settings
 from nbbuild.cli import main
 from nbbuild.model import Status
 
-from ..conftest import run_nbbuild, write_notebook
+from ..conftest import run_nbbuild, write_course, write_notebook
 
 pytestmark = pytest.mark.integration
 PY2 = {"name": "python2", "display_name": "Python 2", "language": "python"}
@@ -168,15 +168,12 @@ def test_one_lecture_or_folder_is_built_from_the_command_line(tmp_path, private_
 
 
 def test_the_replaced_tools_jinja_lines_and_tags(tmp_path, private_tmp):
-    course = tmp_path / "c"
-    course.mkdir()
-    (course / "nbbuild.toml").write_text('editions = ["completed", "code-along"]\n')
-    (course / "lecture.py").write_text(
-        "# j2 from 'macros.j2' import header\n# {{ header('Intro') }}\n\n"
-        '# %% [markdown]\n# # Lecture\n\n'
-        '# %% tags=["code-along"]\nstarter = "TYPE HERE"\n\n'
-        '# %% tags=["solution"]\nprint("the solution code")\n\n'
-        '# %% [markdown] tags=["solution"]\n# The answer is 42.\n')
+    course = write_course(tmp_path / "c", 'editions = ["completed", "code-along"]\n', {
+        "lecture.py": "# j2 from 'macros.j2' import header\n# {{ header('Intro') }}\n\n"
+                      '# %% [markdown]\n# # Lecture\n\n'
+                      '# %% tags=["code-along"]\nstarter = "TYPE HERE"\n\n'
+                      '# %% tags=["solution"]\nprint("the solution code")\n\n'
+                      '# %% [markdown] tags=["solution"]\n# The answer is 42.\n'})
     proc = run_nbbuild(str(course))
     assert proc.returncode == 0, proc.stdout
     warnings = [line for line in proc.stdout.splitlines() if "'# j2'" in line]

@@ -62,6 +62,9 @@ def test_an_output_folder_that_would_touch_the_authors_files_is_refused(place, o
 def test_clean_removes_exactly_what_nbbuild_wrote_in_a_folder_it_was_allowed_into(place):
     user = place / "user"
     (place / "C" / "b.py").write_text('# %%\nraise ValueError("b fails")\n')
+    # With a banner page, b.html would be an output like any other (replaced, as
+    # --out-overwrite says); a failure that writes nothing must not delete it.
+    (place / "C" / "nbbuild.toml").write_text('failed_pages = "omit"\n')
     before = _checksums(user)
     built = run_nbbuild("build", str(place / "C"), "--out", str(user), "--out-overwrite")
     assert built.returncode == 1, built.stderr  # b failed; a built

@@ -72,13 +72,19 @@ def test_report_of_a_noop_and_a_failing_build(tmp_path, private_tmp):
     bad = next(n for n in report["notebooks"] if n["source"] == "bad.ipynb")
     assert bad["status"] == "failed" and "ZeroDivisionError" in bad["error"]
     assert bad["kernel_cpu_seconds"] > 0  # measured for a failed notebook too
-    assert bad["outputs"] == {}
+    assert set(bad["outputs"]) == {"html", "slides", "notebook"}  # under the banner
     run_nbbuild(str(course), "-q", "--report", str(path))
     again = json.loads(path.read_text())
     _check(again)
     ok = next(n for n in again["notebooks"] if n["source"] == "ok.ipynb")
-    assert ok["action"] == "up to date" and again["counts"]["executed"] == 1  # bad re-ran
+    assert ok["action"] == "up to date" and again["counts"]["executed"] == 0
     assert ok["kernel_cpu_seconds"] is None
+    bad = next(n for n in again["notebooks"] if n["source"] == "bad.ipynb")
+    assert bad["status"] == "failed" and bad["action"] == "up to date"  # kept, not re-run
+    assert "ZeroDivisionError" in bad["error"] and bad["reasons"][0].startswith(
+        "failed, unchanged since ")
+    run_nbbuild(str(course), "-q", "--retry-failed", "--report", str(path))
+    assert json.loads(path.read_text())["counts"]["executed"] == 1
 
 
 def test_schema_rejects_an_inconsistent_report():

@@ -176,7 +176,8 @@ def test_a_failing_edit_keeps_the_loop_alive_and_a_good_edit_recovers(course):
         result = w.watcher.results["other.py"]
         assert result.status.value == "failed" and "ZeroDivisionError" in str(result.error)
         assert "cell 2" in str(result.error)
-        assert not (root / "_build" / "other.html").exists()
+        page = (root / "_build" / "other.html").read_text()  # the preview shows where it broke
+        assert "This lecture failed to build." in page and "ZeroDivisionError" in page
         builds = w.builds()
         (root / "other.py").write_text(lecture(log, "other", 3))
         w.wait_for_build(builds)
