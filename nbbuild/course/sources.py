@@ -198,26 +198,34 @@ def _normalise(nb: dict) -> bool:
     cells = nb.get("cells")
     if not isinstance(cells, list) or nb.get("nbformat") != 4:
         return False  # not a notebook validation can read: it says why
-    before = json.dumps(nb, sort_keys=True)
-    nb.setdefault("metadata", {})
+    changed = _add_missing(nb, "metadata", {})
     minor = nb.get("nbformat_minor", 0)
     if isinstance(minor, int) and minor < 5 and any(isinstance(c, dict) and "id" in c
                                                     for c in cells):
         nb["nbformat_minor"] = minor = 5
+        changed = True
     seen: set[str] = set()
     for i, cell in enumerate(cells, 1):
         if not isinstance(cell, dict):
             continue
-        cell.setdefault("metadata", {})
+        changed |= _add_missing(cell, "metadata", {})
         if cell.get("cell_type") == "code":
-            cell.setdefault("outputs", [])
-            cell.setdefault("execution_count", None)
+            changed |= _add_missing(cell, "outputs", [])
+            changed |= _add_missing(cell, "execution_count", None)
         if isinstance(minor, int) and minor >= 5:
             cell_id = cell.get("id")
             if not isinstance(cell_id, str) or not _CELL_ID.fullmatch(cell_id) or cell_id in seen:
                 cell["id"] = cell_id = f"cell-{i}"
+                changed = True
             seen.add(cell_id)
-    return json.dumps(nb, sort_keys=True) != before
+    return changed
+
+
+def _add_missing(item: dict, key: str, value: object) -> bool:
+    if key in item:
+        return False
+    item[key] = value
+    return True
 
 
 def _depth(value: object) -> int:
