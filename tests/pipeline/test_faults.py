@@ -194,7 +194,9 @@ def test_a_flood_of_tiny_outputs_is_capped_by_count_and_rerun_when_the_cap_is_ra
                    "    display(i)")
     began = time.monotonic()
     result = build(load_settings(tmp_path, workers=1, max_outputs=1000))
-    assert time.monotonic() - began < 60
+    # A guard against the flood hanging the build, not a speed goal: ~35 s here
+    # alone, 60-110 s beside the rest of the suite on a loaded 2-core machine.
+    assert time.monotonic() - began < 150
     [r] = result.results
     assert r.ok, r.error
     outputs = nbformat.read(tmp_path / "_build" / "displays.ipynb", as_version=4).cells[0].outputs
