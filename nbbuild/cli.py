@@ -139,20 +139,12 @@ def build(
 
 
 def _course_paths(course: Path, paths: tuple[str, ...]) -> list:
-    """PATHS as course-relative paths: each as given (from here), else inside the
-    course; one that is neither, or leads out of the course, is a usage error."""
-    from pathlib import PurePosixPath
+    from nbbuild.pipeline.selection import course_paths
 
-    found = []
-    for text in paths:
-        candidates = [Path(text), course / text]
-        path = next((p.resolve() for p in candidates if p.exists()), None)
-        if path is None:
-            _fail(f"{text}: no such file or folder (here or in {course})", EXIT_USAGE)
-        if not path.is_relative_to(course):
-            _fail(f"{text}: not in the course {course}", EXIT_USAGE)
-        found.append(PurePosixPath(path.relative_to(course).as_posix()))
-    return found
+    try:
+        return course_paths(course, paths)
+    except ValueError as exc:
+        _fail(str(exc), EXIT_USAGE)
 
 
 def _write_report(path: Path, result, settings) -> None:

@@ -12,23 +12,16 @@ import asyncio
 import contextlib
 import functools
 import math
-import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from nbbuild.course.sources import LoadedNotebook
-from nbbuild.errors import CellError, KernelDiedError
+from nbbuild.errors import KernelDiedError
+from nbbuild.kernels.cell_errors import cell_error, died_error, timed_out_error, where
 from nbbuild.kernels.kernel import Kernel, run_silent
 from nbbuild.kernels.tracking import REPORT_EXPRESSION, parse_report
-
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-_CELL_LINE = re.compile(
-    r"(?:Cell In\s*\[(\d*)\]|<ipython-input-(\d+)-[0-9a-f]+>)[^\n]*?line (\d+)")
-#: What IPython's reply names when the error came from displaying a result (a
-#: ``__repr__`` that raised): the exception itself is only in the error output.
-_UNNAMED = ("", "None", "NoneType", "<Error>")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -61,10 +54,6 @@ class Execution:
     #: Whether the kernel reported what it read (an IPython kernel with nbbuild's
     #: tracker); if not, the notebook depends on the files of its folder.
     tracked: bool = True
-
-
-def strip_ansi(text: str) -> str:
-    return _ANSI.sub("", text)
 
 
 def cell_timeout_default(loaded: LoadedNotebook, default: float) -> float:
@@ -103,17 +92,20 @@ async def execute_notebook(
                 await cells
             raise KernelDiedError(
                 loaded.source.key,
-                f"{heart.result()} while running {_where(loaded, current[0])}; "
+                f"{heart.result()} while running {where(loaded, current[0])}; "
                 "it was stopped",
             )
         cells.result()
     except CellTimeoutError:
-        raise _timed_out(loaded, current[0], time.perf_counter() - began, options) from None
+        own = _cell_timeout(loaded.nb.cells[current[0]],
+                            cell_timeout_default(loaded, options.timeout))
+        raise timed_out_error(loaded, current[0], time.perf_counter() - began,
+                              options.notebook_timeout, own) from None
     except CellExecutionError as exc:
-        raise _cell_error(loaded, current[0], exc) from None
+        raise cell_error(loaded, current[0], exc) from None
     except DeadKernelError:
         _reraise_cancellation()
-        raise _dead(loaded, current[0], kernel) from None
+        raise died_error(loaded, current[0], kernel) from None
     finally:
         for task in (cells, heart):
             task.cancel()
@@ -164,29 +156,6 @@ async def _run_cells(client: Any, nb: Any, kernel: Kernel, execution: Execution,
         if cell.cell_type == "code":
             execution.cell_seconds[index] = time.perf_counter() - t0
     client.set_widgets_metadata()
-
-
-def _timed_out(loaded: LoadedNotebook, index: int, spent: float,
-               options: ExecuteOptions) -> CellError:
-    """The error of a cell stopped at its timeout, or at the notebook's limit."""
-    limit = options.notebook_timeout
-    if limit is not None and spent >= limit - 0.5:
-        message = (f"notebook timed out after {limit:g} s, in {_where(loaded, index)} "
-                   "(raise it with notebook_timeout)")
-    else:
-        seconds = _cell_timeout(loaded.nb.cells[index],
-                                cell_timeout_default(loaded, options.timeout))
-        message = (f"{_where(loaded, index)} timed out after {seconds:g} s "
-                   f"(raise it with --timeout or metadata.nbbuild.timeout)")
-    return CellError(
-        loaded.source.key,
-        message,
-        cell=loaded.cell_number(index),
-        line=_line(loaded, index, ""),
-        ename="TimeoutError",
-        evalue=message.split(" (")[0],
-        timed_out=True,
-    )
 
 
 async def _kernel_trouble(kernel: Kernel, options: ExecuteOptions) -> str:
@@ -341,73 +310,3 @@ def _reraise_cancellation() -> None:
 def _cell_timeout(cell, default: float) -> int:
     value = (cell.metadata.get("nbbuild") or {}).get("timeout")
     return int(value) if isinstance(value, (int, float)) and value > 0 else int(default)
-
-
-def _where(loaded: LoadedNotebook, index: int) -> str:
-    return f"cell {loaded.cell_number(index)}" if index >= 0 else "kernel start"
-
-
-def _line(loaded: LoadedNotebook, index: int, traceback: str,
-          count: int | None = None) -> int | None:
-    """Line in the ``.py`` file (percent sources) or in the cell (``.ipynb``): the
-    first frame of this cell (execution ``count``); a frame of code from another
-    cell (a function it defined) says nothing of where this cell is."""
-    frames = [(m.group(1) or m.group(2), int(m.group(3))) for m in _CELL_LINE.finditer(traceback)]
-    if count is not None and frames:
-        frames = [f for f in frames if f[0] == str(count)]
-        if not frames:  # raised in code of other cells only: no line of this one
-            return None
-    in_cell = frames[0][1] if frames else None
-    if loaded.cell_lines is not None and 0 <= index < len(loaded.cell_lines):
-        return loaded.cell_lines[index] + (in_cell or 1)
-    return in_cell
-
-
-def _cell_error(loaded: LoadedNotebook, index: int, exc) -> CellError:
-    cell = loaded.nb.cells[index] if 0 <= index < len(loaded.nb.cells) else None
-    ename, evalue, traceback = str(exc.ename), str(exc.evalue or ""), str(exc.traceback or "")
-    errors = [o for o in (cell.get("outputs", []) if cell else []) if o.output_type == "error"]
-    if ename in _UNNAMED and errors:  # raised while its result was displayed
-        ename, evalue = str(errors[0].ename), str(errors[0].evalue)
-        traceback = "\n".join(errors[0].traceback)
-    traceback = strip_ansi(traceback)
-    count = cell.get("execution_count") if cell is not None else None
-    line = _line(loaded, index, traceback, count if isinstance(count, int) else None)
-    where = _where(loaded, index)
-    if line is not None:
-        where += f", line {line}" + (" of the file" if loaded.cell_lines else "")
-    evalue = strip_ansi(evalue)
-    return CellError(
-        loaded.source.key,
-        f"{where} raised {ename}: {evalue}",
-        cell=loaded.cell_number(index),
-        line=line,
-        ename=ename,
-        evalue=evalue,
-        traceback=traceback,
-    )
-
-
-def _dead(loaded: LoadedNotebook, index: int, kernel: Kernel) -> KernelDiedError:
-    message = f"kernel died while running {_where(loaded, index)}"
-    lines = kernel.log_tail().splitlines()
-    how = kernel.exit_description(lines)
-    for _ in range(6):  # a forked kernel's keeper notes its end a moment after it
-        if how or not kernel.forked:
-            break
-        time.sleep(0.05)
-        lines = kernel.log_tail().splitlines()
-        how = kernel.exit_description(lines)
-    if how:
-        message += f": {how}"
-        if "SIGKILL" in how:
-            message += (" (killed from outside; on Linux often the out-of-memory killer: "
-                        "see `dmesg`, or set kernel_memory_mb)")
-    # ipykernel's start-up banner ends with the "--existing" line: not a clue.
-    after = max((i for i, line in enumerate(lines) if "--existing " in line), default=-1)
-    output = [line for line in lines[after + 1:]
-              if line.strip() and not line.startswith("[nbbuild]")]
-    if output:
-        message += "; its last output:\n" + "\n".join(output[-8:])
-    return KernelDiedError(loaded.source.key, message)
-

@@ -7,7 +7,7 @@ store stay those of the whole course. Nothing is pruned.
 from __future__ import annotations
 
 import dataclasses
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 from nbbuild.config import Settings
 from nbbuild.errors import DiscoveryError
@@ -15,6 +15,21 @@ from nbbuild.model import Course, NotebookResult, Source, Status
 from nbbuild.pipeline.jobs import open_store
 from nbbuild.report.progress import Reporter
 from nbbuild.store.database import Store
+
+
+def course_paths(course: Path, texts: tuple[str, ...]) -> list[PurePosixPath]:
+    """PATHS of the command line as course-relative paths: each as given (from
+    the working folder), else inside the course. Raises ``ValueError`` naming one
+    that is neither, or that leads out of the course (a usage error)."""
+    found = []
+    for text in texts:
+        path = next((p.resolve() for p in (Path(text), course / text) if p.exists()), None)
+        if path is None:
+            raise ValueError(f"{text}: no such file or folder (here or in {course})")
+        if not path.is_relative_to(course):
+            raise ValueError(f"{text}: not in the course {course}")
+        found.append(PurePosixPath(path.relative_to(course).as_posix()))
+    return found
 
 
 def part_of(course: Course, paths: list[PurePosixPath], settings: Settings,
