@@ -88,8 +88,9 @@ class Settings:
     #: Fork fresh kernels from a template that already imported ipykernel (POSIX).
     fork_kernels: bool = True
     #: Modules the kernel template imports once for all forked kernels (numpy,
-    #: matplotlib, ...), so notebooks that import them start at once.
-    preload: tuple[str, ...] = ()
+    #: matplotlib, ...), so notebooks that import them start at once; ``auto``:
+    #: those of a safe list that several notebooks import (kernels/preload.py).
+    preload: tuple[str, ...] | str = "auto"
     #: Editions to render from each execution (``completed``, ``code-along``,
     #: ``speaker``) and the course's languages (cells with ``lang``); with
     #: neither, the simple layout (one output per format).
@@ -177,7 +178,7 @@ _FILE_KEYS: dict[str, type | tuple[type, ...]] = {
     "kernel": (str, dict),
     "kernel_aliases": dict,
     "failed_pages": str,
-    "preload": list,
+    "preload": (str, list),
     "editions": list,
     "languages": list,
     "layout": str,
@@ -273,7 +274,9 @@ def _make(course: Path, merged: dict[str, Any], source: Path | None, where: str)
     for key in ("include", "exclude", "allow_errors", "env", "allow_links"):
         if key in merged:
             merged[key] = values.strings(merged[key], key, where)
-    if "preload" in merged:
+    if "preload" in merged and merged["preload"] != "auto":
+        if isinstance(merged["preload"], str):
+            raise ConfigError(f"{where}: preload must be \"auto\" or a list of module names")
         merged["preload"] = values.module_names(merged["preload"], where)
     if "editions" in merged:
         merged["editions"] = values.editions(merged["editions"], where)

@@ -12,13 +12,15 @@ notebook code, creates no ZeroMQ context and starts no thread.
 
 ``--preload a,b`` names modules to import as well, after ipykernel and with the
 environment a kernel gives them (``MPLBACKEND`` set as ipykernel sets it), so
-that a forked kernel finds them already imported. nbbuild starts the template in
-an empty folder and decides which notebooks may use a preloading template.
+that a forked kernel finds them already imported. A name marked ``?a`` is skipped
+when it is not installed (``preload = "auto"`` guesses; a guess may miss). nbbuild
+starts the template in an empty folder and decides which notebooks may use a
+preloading template.
 
 Protocol: one JSON object per line. On stdin the requests,
 ``{"argv": [launcher arguments], "cwd": "...", "env": {...}, "log": "...", "setup": "code"}``
 (``setup`` optional: code the child runs just before it becomes a kernel); on stdout the
-replies, ``{"ready": PID}`` once imports are done, then ``{"pid": PID}`` or
+replies, ``{"ready": PID, "preloaded": [names]}`` once imports are done, then ``{"pid": PID}`` or
 ``{"error": "..."}`` per request. At end of input (nbbuild exited or died) the
 template stops every process it forked, and what they started, and exits.
 
@@ -77,21 +79,28 @@ def main(preload: list) -> None:
         except ImportError:  # another IPython version: that kernel imports it itself
             pass
 
+    preloaded = []
     if preload:
         # ipykernel sets this at start-up, before any notebook code can import
         # matplotlib; matplotlib reads it at import time.
         if not os.environ.get("MPLBACKEND"):
             os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
-        for name in preload:
-            try:
-                importlib.import_module(name)
-            except BaseException as exc:  # reported to nbbuild, which warns
-                _send(sys.stdout, {"error": f"cannot preload {name}: {type(exc).__name__}: {exc}"})
-                sys.exit(1)
-            if threading.active_count() != 1:
-                _send(sys.stdout, {"error": f"preloading {name} started a thread; "
-                                            "forking from it would be unsafe"})
-                sys.exit(1)
+    for entry in preload:
+        name = entry.lstrip("?")
+        try:
+            importlib.import_module(name)
+        except BaseException as exc:  # reported to nbbuild, which warns
+            missing = isinstance(exc, ModuleNotFoundError) and exc.name \
+                and (name + ".").startswith(exc.name + ".")
+            if missing and entry.startswith("?"):
+                continue  # a guess that is not installed costs nothing
+            _send(sys.stdout, {"error": f"cannot preload {name}: {type(exc).__name__}: {exc}"})
+            sys.exit(1)
+        if threading.active_count() != 1:
+            _send(sys.stdout, {"error": f"preloading {name} started a thread; "
+                                        "forking from it would be unsafe"})
+            sys.exit(1)
+        preloaded.append(name)
 
     # `python -m ipykernel_launcher` makes the launcher's path sys.argv[0].
     launcher = importlib.util.find_spec("ipykernel_launcher").origin
@@ -109,7 +118,7 @@ def main(preload: list) -> None:
     # for forking servers). The garbage of the imports is collected first.
     gc.collect()
     gc.freeze()
-    _send(reply, {"ready": os.getpid()})
+    _send(reply, {"ready": os.getpid(), "preloaded": preloaded})
     for line in requests:
         try:
             request = json.loads(line)

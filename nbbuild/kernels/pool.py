@@ -21,7 +21,7 @@ import shutil
 import time
 import uuid
 from collections import defaultdict, deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +63,7 @@ class KernelPool:
         env: dict[str, str] | None = None,
         max_starting: int | None = None,
         fork: bool = True,
-        preload: tuple[str, ...] = (),
+        preload: tuple[str, ...] | Callable[[], tuple[str, ...]] = (),
         setup_code: str | None = None,
         transports: dict[str, str] | None = None,
     ) -> None:
@@ -94,7 +94,9 @@ class KernelPool:
         # Kernel templates to fork kernels from (forking.py), made on first need
         # (a build with nothing to execute never imports jupyter_client).
         self._fork = fork and supports_fork()
-        self.preload = tuple(preload) if self._fork else ()
+        #: Modules for the kernel templates to import, or what says which (called
+        #: when the first kernel is forked: ``preload = "auto"`` reads the course).
+        self.preload = preload if self._fork else ()
         #: Run silently in each kernel once it is ready, before it is handed out
         #: (nbbuild installs its file tracker this way, off the critical path).
         self.setup_code = setup_code
@@ -230,6 +232,19 @@ class KernelPool:
         """Why kernels could not be forked as configured (a template failed)."""
         return list(self._templates.problems) if self._templates is not None else []
 
+    def preload_from(self, choose: Callable[[], tuple[str, ...]]) -> None:
+        """Let ``choose`` say what to preload when the first kernel is forked
+        (``preload = "auto"``), unless a template already exists (a watch
+        session keeps the choice of its first build)."""
+        if self._fork and self._templates is None:
+            self.preload = choose
+
+    @property
+    def preloaded(self) -> tuple[str, ...]:
+        """The modules the kernel templates did import (``preload`` less what is
+        not installed)."""
+        return self._templates.preloaded if self._templates is not None else ()
+
     @property
     def forked(self) -> bool:
         """True when kernels are being forked from a running template."""
@@ -310,6 +325,8 @@ class KernelPool:
                     self._templates = Templates(
                         self._runtime_dir, env=self.env, startup_timeout=self.startup_timeout
                     )
+                if callable(self.preload):
+                    self.preload = tuple(self.preload())
                 await self._templates.prepare(
                     km, preload_for(self.preload, request.cwd), self.setup_code)
             if km.provisioner is None:  # started, not forked: by the launcher

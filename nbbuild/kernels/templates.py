@@ -25,6 +25,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from nbbuild.kernels.preload import module_name
 from nbbuild.kernels.provisioner import (
     ForkProvisioner,
     TemplateError,
@@ -45,7 +46,7 @@ def preload_for(preload: tuple[str, ...], cwd: Path) -> tuple[str, ...]:
     """
     if not preload:
         return ()
-    tops = {name.split(".")[0] for name in preload}
+    tops = {module_name(name).split(".")[0] for name in preload}
     if "matplotlib" in tops and (cwd / "matplotlibrc").exists():
         return ()
     for top in tops:
@@ -68,6 +69,8 @@ class KernelTemplate:
     ):
         self.prefix = prefix
         self.preload = preload
+        #: The modules it did import (an optional one may not be installed).
+        self.preloaded: tuple[str, ...] = ()
         self.runtime_dir = runtime_dir
         self.env = env
         self.startup_timeout = startup_timeout
@@ -97,6 +100,7 @@ class KernelTemplate:
         reply = await self._read(self.startup_timeout)
         if "ready" not in reply:
             raise TemplateError(reply.get("error") or f"template did not start: {reply}")
+        self.preloaded = tuple(reply.get("preloaded", ()))
 
     @property
     def alive(self) -> bool:
@@ -182,14 +186,17 @@ class Templates:
         #: Why a template could not be used (for the build's warnings), once each.
         self.problems: list[str] = []
 
+    def _started(self) -> list[KernelTemplate]:
+        return [t.result() for t in list(self._tasks.values())
+                if t.done() and not t.cancelled() and t.result() is not None]
+
     def pids(self) -> list[int]:
-        found = []
-        for task in list(self._tasks.values()):
-            if task.done() and not task.cancelled():
-                template = task.result()
-                if template is not None and template.pid is not None:
-                    found.append(template.pid)
-        return found
+        return [t.pid for t in self._started() if t.pid is not None]
+
+    @property
+    def preloaded(self) -> tuple[str, ...]:
+        """The modules the templates imported for their kernels."""
+        return tuple(dict.fromkeys(name for t in self._started() for name in t.preloaded))
 
     @property
     def running(self) -> bool:

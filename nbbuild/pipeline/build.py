@@ -16,6 +16,7 @@ import contextlib
 import signal
 import sqlite3
 import time
+from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -26,6 +27,7 @@ from nbbuild.errors import (
     OutputError,
 )
 from nbbuild.kernels.pool import KernelPool
+from nbbuild.kernels.preload import auto_preload
 from nbbuild.model import BuildResult, Course, NotebookResult
 from nbbuild.pipeline.completion import (
     copy_course_files,
@@ -267,6 +269,8 @@ async def _run_all(
             pool = session.pool
             pool.forget_expected()
             stack.callback(pool.forget_expected)
+        if settings.preload == "auto":
+            pool.preload_from(partial(auto_preload, [s.path for s in course.sources]))
         sampler = await stack.enter_async_context(ResourceSampler(pool.pids))
         planned = [i for i in order if i not in results]
         to_execute, to_render = await _decide_all(
@@ -296,7 +300,7 @@ def _pool_stats(pool: KernelPool, cluster: Any, span: float) -> dict[str, Any]:
     return {
         "kernels_started": pool.started + (cluster.kernels_started if cluster else 0),
         "forked": pool.forked,
-        "preload": pool.preload if pool.forked else (),
+        "preload": pool.preloaded if pool.forked else (),
         "pool_startup": pool.startup_seconds,
         "execution_span": span,
     }

@@ -77,7 +77,7 @@ def pool_for(settings: Settings, *, tracking: bool) -> KernelPool:
         spares=_spares(settings),
         startup_timeout=settings.startup_timeout,
         fork=settings.fork_kernels,
-        preload=settings.preload,
+        preload=() if settings.preload == "auto" else settings.preload,
         transports=dict(settings.kernel_transport),
         setup_code="\n".join(
             ([install_code(settings.course)] if tracking else [])

@@ -2,8 +2,8 @@
 
 The reference is the real thing: ``jupyter nbconvert --execute``, one fresh kernel
 per notebook. Each probe notebook prints one JSON object describing the state a
-leak would change; nbbuild (forking, with numpy and matplotlib preloaded) must
-print the same objects. Two notebooks in the same folder run one after the
+leak would change; nbbuild (forking, with numpy and matplotlib preloaded, named
+or chosen by ``preload = "auto"``) must print the same objects. Two notebooks in the same folder run one after the
 other on nbbuild's side, so state left behind by the first would show in the second.
 """
 
@@ -35,6 +35,8 @@ os.chdir("..")                                # working directory
 PROBE = r"""
 import json, multiprocessing, os, random, signal, sys
 import matplotlib
+import matplotlib.pyplot
+import numpy
 def _target(fd):
     try:
         return os.readlink(f"/proc/self/fd/{fd}")
@@ -79,13 +81,13 @@ def _outputs(nb):
     ], [cell.get("execution_count") for cell in nb.cells if cell.cell_type == "code"]
 
 
-@pytest.mark.parametrize("fork", [True, False], ids=["forked-preloaded", "spawned"])
-def test_kernels_match_nbconvert_execute(tmp_path, private_tmp, fork):
+@pytest.mark.parametrize("fork,preload", [
+    (True, '["numpy", "matplotlib", "matplotlib.pyplot"]'), (True, '"auto"'), (False, "[]")],
+    ids=["forked-preloaded", "forked-auto-preload", "spawned"])
+def test_kernels_match_nbconvert_execute(tmp_path, private_tmp, fork, preload):
     course = tmp_path / "course"
     course.mkdir()
-    (course / "nbbuild.toml").write_text(
-        'preload = ["numpy", "matplotlib", "matplotlib.pyplot"]\n'
-    )
+    (course / "nbbuild.toml").write_text(f"preload = {preload}\n")
     _probe_notebooks(course / "with_rc")       # a matplotlibrc: no preload there
     plain = course / "plain"
     plain.mkdir()
@@ -96,6 +98,8 @@ def test_kernels_match_nbconvert_execute(tmp_path, private_tmp, fork):
     result = build(load_settings(course, workers=1, fork_kernels=fork))
     assert result.ok, [str(r.error) for r in result.results if r.error]
     assert result.forked is fork
+    if fork:  # the probes import numpy and pyplot: "auto" chooses them
+        assert set(result.preload) >= {"numpy", "matplotlib.pyplot"}
 
     for folder in ("with_rc", "plain"):
         ours = nbformat.read(course / "_build" / folder / "b_probe.ipynb", as_version=4)
