@@ -41,6 +41,14 @@ def main() -> None:
     """
 
 
+def _render_processes(ctx, param, value: str | None) -> int | str | None:
+    if value is None or value == "auto":
+        return value
+    if value.isdigit():
+        return int(value)
+    raise click.BadParameter("a whole number or auto")
+
+
 def _build_options(command):
     """The options ``build`` and ``watch`` share: where, what, how many, how long."""
     options = [
@@ -61,6 +69,9 @@ def _build_options(command):
                      help="The course's store [COURSE/.nbbuild]."),
         click.option("--fork/--no-fork", "fork_kernels", default=None,
                      help="Fork kernels from a warm template (POSIX) [fork]."),
+        click.option("--render-processes", "render_processes", metavar="N|auto",
+                     callback=_render_processes,
+                     help="Processes rendering beside the export thread; 0: none [auto]."),
     ]
     for option in reversed(options):
         command = option(command)
@@ -97,6 +108,7 @@ def build(
     notebook_timeout: float | None,
     cache_dir: str | None,
     fork_kernels: bool | None,
+    render_processes: int | str | None,
     cluster: str | None,
     cluster_shared_fs: bool | None,
     no_wait: bool,
@@ -117,7 +129,7 @@ def build(
         course, out=out, out_overwrite=out_overwrite, formats=formats, workers=workers,
         timeout=timeout, notebook_timeout=notebook_timeout, cache_dir=cache_dir,
         fork_kernels=fork_kernels, cluster=cluster, cluster_shared_fs=cluster_shared_fs,
-        strict=strict)
+        strict=strict, render_processes=render_processes)
     selected = _course_paths(settings.course, paths) if paths else None
     reporter = _reporter(quiet)
     try:
@@ -176,6 +188,7 @@ def watch(
     notebook_timeout: float | None,
     cache_dir: str | None,
     fork_kernels: bool | None,
+    render_processes: int | str | None,
     serve: bool,
     host: str,
     port: int,
@@ -193,7 +206,7 @@ def watch(
 
     overrides = dict(out=out, out_overwrite=out_overwrite, formats=formats, workers=workers,
                      timeout=timeout, notebook_timeout=notebook_timeout, cache_dir=cache_dir,
-                     fork_kernels=fork_kernels)
+                     fork_kernels=fork_kernels, render_processes=render_processes)
     reporter = PlainReporter()
     try:
         watcher = Watcher(Path(course), overrides, reporter, debounce=debounce, poll=poll)

@@ -87,6 +87,9 @@ class Settings:
     failed_pages: str = "banner"
     #: Fork fresh kernels from a template that already imported ipykernel (POSIX).
     fork_kernels: bool = True
+    #: Processes rendering beside the export thread (render/render_processes.py);
+    #: ``auto``: one per core when the build has enough to render.
+    render_processes: int | str = "auto"
     #: Modules the kernel template imports once for all forked kernels (numpy,
     #: matplotlib, ...), so notebooks that import them start at once; ``auto``:
     #: those of a safe list that several notebooks import (kernels/preload.py).
@@ -173,6 +176,7 @@ _FILE_KEYS: dict[str, type | tuple[type, ...]] = {
     "theme": str,
     "slides": dict,
     "fork_kernels": bool,
+    "render_processes": (int, str),
     "kernels": dict,
     "kernel_transport": dict,
     "kernel": (str, dict),
@@ -274,6 +278,9 @@ def _make(course: Path, merged: dict[str, Any], source: Path | None, where: str)
     for key in ("include", "exclude", "allow_errors", "env", "allow_links"):
         if key in merged:
             merged[key] = values.strings(merged[key], key, where)
+    rp = merged.get("render_processes", "auto")
+    if rp != "auto" and (isinstance(rp, bool) or not isinstance(rp, int) or rp < 0):
+        raise ConfigError(f"{where}: render_processes must be \"auto\" or a whole number")
     if "preload" in merged and merged["preload"] != "auto":
         if isinstance(merged["preload"], str):
             raise ConfigError(f"{where}: preload must be \"auto\" or a list of module names")

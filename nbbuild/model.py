@@ -129,6 +129,9 @@ class BuildResult:
     preload: tuple[str, ...] = ()
     #: CPU seconds of the nbbuild process itself (kernels are separate processes).
     cpu_seconds: float = 0.0
+    #: Render processes beside the export thread, and their CPU seconds in this build.
+    render_processes: int = 0
+    render_cpu_seconds: float = 0.0
     #: The JSON report (report.py), when the build was recorded in the store.
     report: dict | None = None
     #: Sampled CPU and memory of nbbuild and its kernels (resources.py).

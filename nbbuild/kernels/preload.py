@@ -83,4 +83,4 @@ def auto_preload(paths: Iterable[Path]) -> tuple[str, ...]:
 
 def module_name(entry: str) -> str:
     """A preload entry without its optional mark."""
-    return entry[len(OPTIONAL):] if entry.startswith(OPTIONAL) else entry
+    return entry.removeprefix(OPTIONAL)

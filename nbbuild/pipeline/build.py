@@ -51,9 +51,10 @@ from nbbuild.pipeline.workers import (
 )
 from nbbuild.platforms import loop_factory
 from nbbuild.render.assets import asset_files, needs_static
-from nbbuild.render.layout import has_site
+from nbbuild.render.layout import has_site, outputs_of
 from nbbuild.render.links import LinkMap
 from nbbuild.render.output_folder import OutputFolder
+from nbbuild.render.render_processes import processes_for
 from nbbuild.report.progress import NullReporter, Reporter
 from nbbuild.report.resources import ResourceSampler
 from nbbuild.site.navigation import SiteFrame
@@ -276,6 +277,8 @@ async def _run_all(
         to_execute, to_render = await _decide_all(
             course, planned, pool if cluster is None else None, results, cache, settings)
         _say_source_notes(to_execute + to_render, settings, reporter)
+        exporter.prepare(settings, _render_processes(settings, to_execute + to_render))
+        render_cpu = exporter.processes.cpu_seconds() if exporter.processes else 0.0
         warm = _warm_exporters(exporter, pool, to_execute, to_render, cluster)
         reporter.build_started(len(course.sources), settings.workers)
         for i, result in results.items():
@@ -285,9 +288,13 @@ async def _run_all(
         dispatched = time.perf_counter()
         await _execute_and_render(to_execute, to_render, pool, exporter, settings, folder,
                                   reporter, results, cache, dispatched, cluster)
-        for problem in pool.problems:
+        for problem in pool.problems + exporter.problems:
             reporter.warning(problem)
+        exporter.problems.clear()
         pool_stats = _pool_stats(pool, cluster, time.perf_counter() - dispatched)
+        if exporter.processes is not None:
+            pool_stats["render_processes"] = exporter.processes.count
+            pool_stats["render_cpu_seconds"] = exporter.processes.cpu_seconds() - render_cpu
     for problem in await assets:
         reporter.warning(problem)
     if warm is not None:
@@ -304,6 +311,14 @@ def _pool_stats(pool: KernelPool, cluster: Any, span: float) -> dict[str, Any]:
         "pool_startup": pool.startup_seconds,
         "execution_span": span,
     }
+
+
+def _render_processes(settings: Settings, jobs: list[Job]) -> int:
+    """Render processes for this build (render_processes.py): by the setting and
+    how many files its notebooks have to render."""
+    files = sum(len(job.decision.only) if job.decision.only is not None
+                else len(outputs_of(settings, job.loaded.source)) for job in jobs)
+    return processes_for(settings.render_processes, files, len(jobs))
 
 
 async def _decide_all(course: Course, planned: list[int], pool: KernelPool | None,

@@ -7,11 +7,8 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from pathlib import Path
-from typing import Any
 
 from nbbuild.config import Settings
-from nbbuild.course import editions
 from nbbuild.course.sources import LoadedNotebook
 from nbbuild.errors import (
     NotebookError,
@@ -22,21 +19,18 @@ from nbbuild.kernels.execute import (
 )
 from nbbuild.kernels.kernel import Kernel
 from nbbuild.kernels.pool import KernelPool
-from nbbuild.look import Look, LookError
 from nbbuild.model import NotebookResult, Status
 from nbbuild.pipeline.jobs import Job
 from nbbuild.pipeline.session import (
     ExportThread,
 )
-from nbbuild.render import views
 from nbbuild.render.assets import install as install_static
-from nbbuild.render.assets import needs_static, static_prefix
+from nbbuild.render.assets import needs_static
 from nbbuild.render.failed import failed_view
-from nbbuild.render.layout import asset_roots, outputs_of, split_key
+from nbbuild.render.layout import asset_roots, outputs_of
 from nbbuild.render.output_folder import OutputFolder
-from nbbuild.render.outputs import copy_assets, write_atomic
+from nbbuild.render.outputs import copy_assets
 from nbbuild.report.progress import Reporter
-from nbbuild.site.navigation import decorate_deck, decorate_page
 from nbbuild.store.database import NotebookRecord, Store, StoreError
 from nbbuild.store.decisions import Cache
 from nbbuild.store.failures import error_of, failed_key, failure_of, kept
@@ -161,12 +155,12 @@ async def write_outputs(
     else:
         result.raised = raised_cells(loaded)
     try:
-        result.outputs, result.export_detail = await exporter.submit(
-            export_and_write, exporter, loaded, settings, folder, only
-        )
+        written = await exporter.render(loaded, folder, only)
     except OSError as exc:
         why = f"{exc.strerror} ({exc.filename})" if exc.strerror else repr(exc)
         raise NotebookError(loaded.source.key, f"outputs not written: {why}") from None
+    folder.touched = folder.touched or bool(written.written)
+    result.outputs, result.export_detail = written.outputs, written.detail
 
 
 def raised_cells(loaded: LoadedNotebook) -> list[int]:
@@ -222,90 +216,6 @@ def record_result(
     except sqlite3.Error as exc:
         reporter.warning(f"{source.rel}: not recorded in the cache ({exc})")
     result.stages["db"] = cache.store.seconds - before
-
-
-def export_and_write(
-    exporter: ExportThread, loaded: LoadedNotebook, settings: Settings, folder: OutputFolder,
-    only: set[str] | None = None,
-) -> tuple[dict[str, Path], dict[str, float]]:
-    """Runs on the export thread: render the outputs (``only`` those keys, the others
-    being up to date), then write each atomically.
-
-    Returns every output of the notebook and the seconds per ``render:FORMAT``
-    (summed over editions) and ``write``.
-    """
-    paths = outputs_of(settings, loaded.source)
-    wanted = [key for key in paths if only is None or key in only]
-    detail: dict[str, float] = {}
-    rendered = {}
-    lang = loaded.source.lang
-    shown = _EditionViews(loaded, settings.variants)
-    look = _look(settings, loaded)
-    for key in wanted:
-        edition, fmt = split_key(key)
-        head = editions.notes_css(lang) if edition == "speaker" else ""
-        began = time.perf_counter()
-        nb = shown.notebook(edition, fmt)
-        if exporter.links is not None and fmt != "code":
-            nb = exporter.links.rewrite(nb, loaded.source, edition, fmt, paths[key],
-                                        loaded.cell_numbers if shown.as_executed else None)
-        data = exporter.exporters.render_one(
-            fmt, nb, title=loaded.title, head=head, lang=lang, static=static_prefix(paths[key]),
-            look=look)
-        if exporter.site is not None and fmt in ("html", "slides"):
-            site = exporter.site.for_output(loaded.source, key, paths, look)
-            data = decorate_page(data, site) if fmt == "html" else decorate_deck(data, site)
-        rendered[key] = data
-        detail[f"render:{fmt}"] = detail.get(f"render:{fmt}", 0.0) + time.perf_counter() - began
-    began = time.perf_counter()
-    for key, data in rendered.items():
-        write_atomic(settings.out / paths[key], data)
-        folder.wrote([paths[key]])
-        folder.touched = True
-    detail["write"] = time.perf_counter() - began
-    return {key: settings.out / path for key, path in paths.items()}, detail
-
-
-def _look(settings: Settings, loaded: LoadedNotebook) -> Look:
-    """The course's look with the notebook's own settings (``nbbuild`` metadata)."""
-    try:
-        return settings.look.with_overrides(loaded.nb.metadata.get("nbbuild"),
-                                            f"{loaded.source.rel}: metadata nbbuild")
-    except LookError as exc:
-        raise NotebookError(loaded.source.key, str(exc)) from None
-
-
-class _EditionViews:
-    """The notebook each (edition, format) renders: the edition of the executed
-    notebook (editions.py), then what that format shows (views.py). A course without
-    editions shows the completed edition, and its decks keep notes as speaker notes."""
-
-    def __init__(self, loaded: LoadedNotebook, variants: bool) -> None:
-        self.loaded = loaded
-        self.variants = variants
-        self._merged: Any = None
-        self._editions: dict[str, Any] = {}
-
-    def notebook(self, edition: str | None, fmt: str) -> Any:
-        if not self.variants:
-            edition = "speaker" if fmt == "slides" else "completed"
-        return views.for_format(self._edition(edition), fmt, speaker=self.variants
-                                and edition == "speaker")
-
-    @property
-    def as_executed(self) -> bool:
-        """Whether the notebooks shown have the executed notebook's cells (so its
-        cell numbers apply)."""
-        return self.loaded.full is None
-
-    def _edition(self, name: str) -> Any:
-        if self.loaded.full is None:  # no edition tags: the executed notebook itself
-            return self.loaded.nb
-        if name not in self._editions:
-            if self._merged is None:
-                self._merged = editions.merged(self.loaded)
-            self._editions[name] = editions.edition(self._merged, name, self.loaded.source.lang)
-        return self._editions[name]
 
 
 def copy_course_files(settings: Settings, folder: OutputFolder, assets: tuple) -> list[str]:

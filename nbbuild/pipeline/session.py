@@ -1,15 +1,19 @@
-"""What a build runs on: the kernel pool and the export thread with its warm
-exporters. Watch mode keeps one ``Session`` between builds; a single build makes
-its own and closes it.
+"""What a build runs on: the kernel pool, and the export thread with its warm
+exporters and, for a build with much to render, render processes beside it.
+Watch mode keeps one ``Session`` between builds; a single build makes its own and
+closes it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 
 from nbbuild.config import Settings
+from nbbuild.course.sources import LoadedNotebook
 from nbbuild.kernels.limits import cap_code
 from nbbuild.kernels.pool import (
     KernelPool,
@@ -18,6 +22,13 @@ from nbbuild.kernels.pool import (
 from nbbuild.kernels.tracking import install_code
 from nbbuild.render.exporters import Exporters
 from nbbuild.render.links import LinkMap
+from nbbuild.render.output_folder import OutputFolder
+from nbbuild.render.render_processes import (
+    RenderProcessDied,
+    RenderProcesses,
+    when_written,
+)
+from nbbuild.render.write import RenderContext, Written, render_and_write
 from nbbuild.site.navigation import SiteFrame
 
 
@@ -42,13 +53,17 @@ class Session:
 
 
 class ExportThread:
-    """One thread owns the warm exporters and renders and writes every output.
+    """One thread owns the warm exporters and renders and writes outputs, and the
+    site's pages; render processes, when a build has them, render beside it.
 
     nbconvert exporters are not meant to be shared between threads; one thread
-    keeps them warm and keeps the event loop free to drive kernels meanwhile.
+    keeps them warm and keeps the event loop free to drive kernels meanwhile. A
+    notebook goes to a free render process, else to the thread when it is free,
+    else waits for the first of them: nothing waits while processes start.
     """
 
     def __init__(self, settings: Settings) -> None:
+        self.settings = settings
         self.exporters = Exporters(settings.formats, reveal_url_prefix=settings.reveal_url_prefix,
                                    assets=settings.assets)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nbbuild-export")
@@ -58,6 +73,98 @@ class ExportThread:
         self.links: LinkMap | None = None
         #: This build's site frame (site/navigation.py), set by the build; None: no site.
         self.site: SiteFrame | None = None
+        #: Render processes (render_processes.py), started by the first build that
+        #: wants them and kept for the session.
+        self.processes: RenderProcesses | None = None
+        self._context: RenderContext | None = None
+        self._thread_busy = False
+        self._turn: asyncio.Condition | None = None
+        #: Why render processes could not start, for the build's warnings.
+        self.problems: list[str] = []
+
+    def prepare(self, settings: Settings, processes: int) -> None:
+        """Set what this build's renders share; start ``processes`` render processes
+        in the background unless the session has them already."""
+        self._context = RenderContext(settings, self.links, self.site)
+        self._turn = asyncio.Condition()
+        if self.processes is None and processes > 0:
+            self.processes = RenderProcesses(processes)
+            starting = asyncio.get_running_loop().run_in_executor(None, self.processes.start)
+            starting.add_done_callback(self._started)
+        if self.processes is not None:
+            self.processes.share(self._context)
+
+    def _started(self, starting: asyncio.Future) -> None:
+        if starting.cancelled() or starting.exception() is not None:
+            why = "cancelled" if starting.cancelled() else repr(starting.exception())
+            self.problems.append(f"render processes did not start ({why}); "
+                                 "rendering on the export thread only")
+        asyncio.ensure_future(self._changed())
+
+    async def render(self, loaded: LoadedNotebook, folder: OutputFolder,
+                     only: set[str] | None) -> Written:
+        """Render and write a notebook's outputs on the first free renderer; the
+        files written are recorded in ``folder`` as soon as they exist. The time it
+        waited for a renderer is ``detail["wait"]``."""
+        began = time.perf_counter()
+
+        def on_written(written: Written) -> None:
+            folder.wrote(written.written)
+
+        on_process = await self._take()
+        waited = time.perf_counter() - began
+        written = None
+        try:
+            if on_process:
+                try:
+                    written = await self.processes.render(loaded, only, on_written)
+                except RenderProcessDied:
+                    pass  # rendered again on the thread, below
+            else:
+                written = await self._on_thread(loaded, only, on_written)
+        finally:
+            await self._give_back(on_process)
+        if written is None:
+            await self._take(thread=True)
+            try:
+                written = await self._on_thread(loaded, only, on_written)
+            finally:
+                await self._give_back(False)
+        written.detail["wait"] = waited
+        return written
+
+    async def _on_thread(self, loaded: LoadedNotebook, only: set[str] | None,
+                         on_written) -> Written:
+        future = self._pool.submit(render_and_write, self.exporters, self._context, loaded, only)
+        future.add_done_callback(partial(when_written, on_written))
+        return await asyncio.wrap_future(future)
+
+    def _free(self, thread: bool = False) -> bool:
+        if not thread and self.processes is not None and self.processes.free:
+            return True
+        return not self._thread_busy
+
+    async def _take(self, thread: bool = False) -> bool:
+        """Wait for a free renderer and claim it: True for a process."""
+        async with self._turn:
+            await self._turn.wait_for(partial(self._free, thread))
+            if not thread and self.processes is not None and self.processes.free:
+                self.processes.busy += 1
+                return True
+            self._thread_busy = True
+            return False
+
+    async def _give_back(self, on_process: bool) -> None:
+        if on_process:
+            self.processes.busy -= 1
+        else:
+            self._thread_busy = False
+        await self._changed()
+
+    async def _changed(self) -> None:
+        if self._turn is not None:
+            async with self._turn:
+                self._turn.notify_all()
 
     def warm_up(self) -> None:
         """Runs on the export thread."""
@@ -68,8 +175,13 @@ class ExportThread:
         return asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
 
     def close(self) -> None:
-        # Wait for the file being written: a write is never abandoned half way.
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        # Wait for the files being written: a write is never abandoned half way.
+        try:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+        finally:
+            if self.processes is not None:
+                self.processes.close()
+                self.processes = None
 
 
 def pool_for(settings: Settings, *, tracking: bool) -> KernelPool:

@@ -30,6 +30,7 @@ SCHEMA: dict[str, Any] = {
         "cpu_seconds", "database_seconds", "kernels_started", "pool_startup_seconds",
         "workers_busy_seconds", "workers_idle_seconds", "worker_utilization", "forked",
         "kernel_strategy", "preload", "kernel_cpu_seconds", "kernel_cpu_per_notebook", "counts",
+        "export_wait_seconds", "render_processes", "render_cpu_seconds",
         "throughput", "stage_totals", "stage_efficiency", "slowest_notebooks",
         "slowest_cells", "resources", "notebooks",
     ],
@@ -56,6 +57,9 @@ SCHEMA: dict[str, Any] = {
         "preload": {"type": "array", "items": {"type": "string"}},
         "kernel_cpu_seconds": _seconds,
         "kernel_cpu_per_notebook": {"type": ["number", "null"], "minimum": 0},
+        "export_wait_seconds": _seconds,
+        "render_processes": {"type": "integer", "minimum": 0},
+        "render_cpu_seconds": _seconds,
         "counts": {
             "type": "object",
             "required": ["notebooks", "built", "failed", "errored", "executed", "rendered",
@@ -182,6 +186,10 @@ def build_report(result: BuildResult, *, course: Path, workers: int) -> dict[str
         "preload": list(result.preload),
         "kernel_cpu_seconds": sum(measured),
         "kernel_cpu_per_notebook": sum(measured) / len(measured) if measured else None,
+        # Seconds executed notebooks waited for a free renderer (thread or process).
+        "export_wait_seconds": sum(r.export_detail.get("wait", 0.0) for r in result.results),
+        "render_processes": result.render_processes,
+        "render_cpu_seconds": result.render_cpu_seconds,
         "counts": {
             "notebooks": len(result.results),
             "built": result.count(Status.BUILT),

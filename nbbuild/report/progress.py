@@ -178,6 +178,10 @@ def time_summary(result: BuildResult) -> list[str]:
     peak = res["peak_bytes"]
     memory = "PSS" if res["pss_available"] else "RSS"
     kind = "pss" if res["pss_available"] else "rss"
+    wait = report["export_wait_seconds"]
+    if wait >= 0.05:
+        phases = phases.replace(" · database", f" (of which waiting for a renderer {wait:.1f} s)"
+                                " · database", 1)
     lines = [
         f"where the time went (summed over notebooks): {phases}",
         f"kernels: {report['kernels_started']} started"
@@ -186,6 +190,8 @@ def time_summary(result: BuildResult) -> list[str]:
         + f" · CPU: nbbuild {report['cpu_seconds']:.1f} s, kernels "
         f"{report['kernel_cpu_seconds']:.1f} s"
         + (f" ({1000 * per:.0f} ms each)" if (per := report["kernel_cpu_per_notebook"]) else "")
+        + (f", {n} render processes {report['render_cpu_seconds']:.1f} s"
+           if (n := report["render_processes"]) else "")
         + f" · peak {memory}: nbbuild "
         f"{peak[f'nbbuild_{kind}'] / 2**20:.0f} MiB, kernels {peak[f'kernels_{kind}'] / 2**20:.0f} MiB",
     ]
