@@ -971,6 +971,218 @@ def _rewritten_by_one_edit(course: Path, build_once) -> list[str]:
                   and p.name != ".nbbuild-files")
 
 
+# --- Issue 20: every core, imports paid once ------------------------------------------
+
+
+class Trees:
+    """This working tree and, with ``--before COMMIT``, that commit as a git worktree
+    in a temporary folder: ``{name: folder}``, each run with ``python -m nbbuild``
+    from its folder."""
+
+    def __init__(self, before: str | None, work: Path) -> None:
+        self.before = before
+        self.old = work / "old-tree"
+        self.trees: dict[str, Path] = {}
+
+    def __enter__(self) -> dict[str, Path]:
+        if self.before:
+            subprocess.run(["git", "-C", str(HERE), "worktree", "add", "--detach", "-q",
+                            str(self.old), self.before], check=True)
+            self.trees[f"at {self.before}"] = self.old
+        self.trees["this tree"] = HERE
+        return self.trees
+
+    def __exit__(self, *exc: object) -> None:
+        if self.before:
+            subprocess.run(["git", "-C", str(HERE), "worktree", "remove", "--force",
+                            str(self.old)], check=False)
+
+
+def _tree_build(tree: Path, course: Path, workers: int, *extra: str) -> tuple[float, dict]:
+    """A cold build (fresh output and store) with ``tree``'s nbbuild; wall time, report."""
+    with tempfile.TemporaryDirectory(prefix="nbbuild-bench-t-") as tmp:
+        report = Path(tmp) / "report.json"
+        cmd = [sys.executable, "-m", "nbbuild", "build", str(course), "--out", f"{tmp}/out",
+               "--cache-dir", f"{tmp}/store", "--workers", str(workers), "-q",
+               "--report", str(report), *extra]
+        began = time.perf_counter()
+        proc = subprocess.run(cmd, cwd=tree, capture_output=True, text=True)
+        elapsed = time.perf_counter() - began
+        if proc.returncode != 0:
+            raise SystemExit(f"nbbuild failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+        return elapsed, json.loads(report.read_text())
+
+
+def _side_by_side(sides: dict, runs: int) -> dict[str, list[tuple[float, dict]]]:
+    """Each side once per round, the order turning each round."""
+    results: dict[str, list[tuple[float, dict]]] = {name: [] for name in sides}
+    names = list(sides)
+    for r in range(runs):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            results[name].append(sides[name]())
+            print(f"  round {r + 1}: {name:34} {results[name][-1][0]:7.2f} s", flush=True)
+    return results
+
+
+def _render_figures(report: dict) -> str:
+    """Export wait against the export phase, worker utilisation, processes' CPU."""
+    export = report["stage_totals"]["export"]
+    wait = report.get("export_wait_seconds")
+    share = f"{wait:.1f} s ({100 * wait / export:.0f}% of export {export:.1f} s)" \
+        if wait is not None and export else "not reported"
+    return (f"export wait {share}; utilisation {100 * (report['worker_utilization'] or 0):.0f}%; "
+            f"CPU nbbuild {report['cpu_seconds']:.1f} s, kernels "
+            f"{report['kernel_cpu_seconds']:.1f} s, render processes "
+            f"{report.get('render_processes', 0)} x {report.get('render_cpu_seconds', 0.0):.1f} s")
+
+
+def _print_sides(results: dict[str, list[tuple[float, dict]]], baseline: str | None = None) -> None:
+    print("\n| build | median (min-max) s | of the median build |")
+    print("|---|---|---|")
+    base = statistics.median(t for t, _ in results[baseline]) if baseline else None
+    for name, runs in results.items():
+        times = sorted(t for t, _ in runs)
+        median = statistics.median(times)
+        report = sorted(runs, key=lambda run: run[0])[len(runs) // 2][1]
+        versus = f" ({base / median:.2f}x)" if base else ""
+        print(f"| {name} | {median:.2f} ({times[0]:.2f}-{times[-1]:.2f}){versus} | "
+              f"{_render_figures(report)} |")
+
+
+def generate_editions_course(root: Path, count: int) -> Path:
+    """``count`` lectures in two languages and three editions (4 formats each: 24
+    outputs per lecture), with code, solutions, notes, math and a plot."""
+    root.mkdir(parents=True)
+    (root / "nbbuild.toml").write_text(
+        'editions = ["completed", "code-along", "speaker"]\nlanguages = ["en", "de"]\n'
+        'formats = ["html", "slides", "notebook", "code"]\n')
+    for i in range(count):
+        body = [f"# %% [markdown]\n# # Lecture {i}\n# Math: $\\sum_{{k=1}}^{{{i + 2}}} k^2$, "
+                f"see [the next lecture](lecture{(i + 1) % count:02d}.py).\n"]
+        for j in range(8):
+            body.append(f'# %% [markdown] lang="en"\n# Step {j}: *why* it works, in English.\n')
+            body.append(f'# %% [markdown] lang="de"\n# Schritt {j}: *warum* es geht, auf Deutsch.\n')
+            body.append(f"# %%\nvalues = [k * {j} for k in range({i + 20})]\nsum(values)\n")
+            body.append('# %% tags=["solution"]\nanswer = max(values) - min(values)\n'
+                        f"print('answer', answer)\n")
+            body.append(f'# %% [markdown] tags=["notes"]\n# Say: step {j} of lecture {i}.\n')
+        body.append("# %%\nimport matplotlib.pyplot as plt\nplt.plot(range(10))\nplt.show()\n")
+        (root / f"lecture{i:02d}.py").write_text("\n".join(body))
+    return root
+
+
+def renders_benchmark(args: argparse.Namespace) -> int:
+    """Issue 20, item 1: the editions x languages course, cold, --workers (2): before
+    (--before), this tree with the export thread only, and this tree."""
+    with tempfile.TemporaryDirectory(prefix="nbbuild-bench-renders-") as tmp:
+        course = generate_editions_course(Path(tmp) / "course", args.sources)
+        with Trees(args.before, Path(tmp)) as trees:
+            sides = {name: (lambda t=tree: _tree_build(t, course, args.workers))
+                     for name, tree in trees.items()}
+            sides["this tree, export thread only"] = lambda: _tree_build(
+                HERE, course, args.workers, "--render-processes", "0")
+            print(f"{args.sources} sources x 2 languages x 3 editions x 4 formats, "
+                  f"--workers {args.workers}, {args.runs} rounds, {os.cpu_count()} CPUs")
+            results = _side_by_side(sides, args.runs)
+    _print_sides(results, next(iter(results)))
+    return 0
+
+
+HEAVY_PLOTS = ["sns.histplot(df, x='x', hue='g', ax=ax)", "sns.scatterplot(df, x='x', y='y', hue='g', ax=ax)",
+               "sns.boxplot(df, x='g', y='y', ax=ax)", "sns.lineplot(df.sort_values('x'), x='x', y='y', ax=ax)"]
+
+
+def generate_heavy_course(root: Path, count: int) -> Path:
+    """Lectures that import numpy, pandas, matplotlib and seaborn and do real work,
+    different in each: a data frame, a group-by, linear algebra, a seaborn plot."""
+    for i in range(count):
+        n, groups, m = 2000 + 500 * (i % 7), 3 + i % 5, 120 + 20 * (i % 6)
+        _write_lecture(root / f"unit-{i // 8}" / f"{i:02d}-analysis", [
+            ("markdown", f"# Analysis {i}"),
+            ("code", "import numpy as np\nimport pandas as pd\nimport matplotlib.pyplot as plt\n"
+                     "import seaborn as sns"),
+            ("code", f"rng = np.random.default_rng({i})\n"
+                     f"df = pd.DataFrame({{'x': rng.normal(size={n}), "
+                     f"'g': rng.integers(0, {groups}, size={n})}})\n"
+                     f"df['y'] = df.x * {1 + i % 3} + rng.normal(scale=0.5, size={n})\n"
+                     "df.groupby('g').agg(['mean', 'std']).round(3)"),
+            ("code", f"a = rng.normal(size=({m}, {m}))\n"
+                     "vals = np.linalg.eigvals(a @ a.T)\nprint(round(float(vals.real.max()), 2))"),
+            ("code", f"fig, ax = plt.subplots(figsize=(5, 3))\n{HEAVY_PLOTS[i % 4]}\nplt.show()"),
+        ], as_py=bool(i % 2))
+    return root
+
+
+def heavy_benchmark(args: argparse.Namespace) -> int:
+    """Issue 20, item 2: the execution-heavy course, nbbuild --workers with auto
+    preload and with ``preload = []``, against the naive loop --parallel at a time."""
+    formats = [f.strip() for f in args.formats.split(",") if f.strip()]
+    with tempfile.TemporaryDirectory(prefix="nbbuild-bench-heavy-") as tmp:
+        course = generate_heavy_course(Path(tmp) / "course", args.sources)
+        off = Path(tmp) / "off"
+        shutil.copytree(course, off)
+        (off / "nbbuild.toml").write_text("preload = []\n")
+        fmt = ("--formats", ",".join(formats))
+        sides = {
+            "naive": lambda: (run_naive(course, args.parallel, formats), {}),
+            "nbbuild, preload auto (default)": lambda: _tree_build(HERE, course, args.workers, *fmt),
+            "nbbuild, preload = []": lambda: _tree_build(HERE, off, args.workers, *fmt),
+        }
+        print(f"{args.sources} lectures (numpy, pandas, matplotlib, seaborn), --workers "
+              f"{args.workers}, naive {args.parallel} at a time, {args.runs} rounds")
+        results = _side_by_side(sides, args.runs)
+    naive = statistics.median(t for t, _ in results.pop("naive"))
+    print(f"\nnaive loop: {naive:.2f} s (median); the ratios below are naive / nbbuild")
+    for name, runs in results.items():
+        report = sorted(runs, key=lambda run: run[0])[len(runs) // 2][1]
+        print(f"  {name}: preloaded {report['preload']}")
+    _print_ratio(results, naive)
+    return 0
+
+
+def _print_ratio(results: dict, naive: float) -> None:
+    print("\n| build | median (min-max) s | naive / nbbuild | of the median build |")
+    print("|---|---|---|---|")
+    for name, runs in results.items():
+        times = sorted(t for t, _ in runs)
+        median = statistics.median(times)
+        report = sorted(runs, key=lambda run: run[0])[len(runs) // 2][1]
+        print(f"| {name} | {median:.2f} ({times[0]:.2f}-{times[-1]:.2f}) | {naive / median:.1f}x"
+              f" | {_render_figures(report)} |")
+
+
+def wait_benchmark(args: argparse.Namespace) -> int:
+    """Issue 20, item 3: the wait-bound course (--wait-notebooks x 2 s) at 1/2/4/8
+    workers, cold; efficiency against 1 worker, and where the rest went."""
+    with tempfile.TemporaryDirectory(prefix="nbbuild-bench-wait-") as tmp:
+        course = generate_wait_course(Path(tmp) / "wait", args.wait_notebooks, 2.0)
+        sides = {w: (lambda w=w: _tree_build(HERE, course, w)) for w in (1, 2, 4, 8)}
+        results = _side_by_side(sides, args.runs)
+    print_table(f"wait-bound course, {args.wait_notebooks} notebooks x 2 s, cold",
+                {w: [t for t, _ in runs] for w, runs in results.items()}, args.wait_notebooks)
+    print("\n| workers | pool start-up s | kernel wait s (summed) | export wait s | utilisation |")
+    print("|---|---|---|---|---|")
+    for w, runs in results.items():
+        r = sorted(runs, key=lambda run: run[0])[len(runs) // 2][1]
+        print(f"| {w} | {r['pool_startup_seconds']:.2f} | {r['stage_totals']['kernel_wait']:.2f} | "
+              f"{r['export_wait_seconds']:.2f} | {100 * (r['worker_utilization'] or 0):.0f}% |")
+    return 0
+
+
+def large_benchmark(args: argparse.Namespace) -> int:
+    """Issue 20, item 4: the generated course of --large notebooks, cold, --workers,
+    this tree against --before."""
+    with tempfile.TemporaryDirectory(prefix="nbbuild-bench-large-") as tmp:
+        course = generate_course(Path(tmp) / "course", args.large)
+        with Trees(args.before, Path(tmp)) as trees:
+            sides = {name: (lambda t=tree: _tree_build(t, course, args.workers))
+                     for name, tree in trees.items()}
+            print(f"{args.large} notebooks, --workers {args.workers}, {args.runs} rounds")
+            results = _side_by_side(sides, args.runs)
+    _print_sides(results, next(iter(results)))
+    return 0
+
+
 def summarize(times: list[float]) -> dict[str, float]:
     return {
         "median": statistics.median(times),
@@ -1030,7 +1242,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--against", metavar="COMMIT",
                         help="instead: this tree against COMMIT (--course --force, and a "
                              "no-op build of --short notebooks), alternating")
+    parser.add_argument("--renders", action="store_true",
+                        help="instead: the editions x languages course of --sources lectures, "
+                             "before (--before), export thread only, and this tree")
+    parser.add_argument("--heavy", action="store_true",
+                        help="instead: the execution-heavy course of --sources lectures, "
+                             "preload auto and off, against the naive loop")
+    parser.add_argument("--wait", action="store_true",
+                        help="instead: the wait-bound course at 1/2/4/8 workers")
+    parser.add_argument("--large", type=int, metavar="N",
+                        help="instead: a generated course of N notebooks, cold, against --before")
+    parser.add_argument("--sources", type=int, default=40, metavar="N",
+                        help="lectures of --renders and --heavy [40]")
+    parser.add_argument("--before", metavar="COMMIT",
+                        help="with --renders or --large: also build with COMMIT's nbbuild")
     args = parser.parse_args(argv)
+    for flag, run in (("renders", renders_benchmark), ("heavy", heavy_benchmark),
+                      ("wait", wait_benchmark), ("large", large_benchmark)):
+        if getattr(args, flag):
+            return run(args)
     if args.against:
         return against_benchmark(args)
     if args.noop:

@@ -132,7 +132,7 @@ def test_odd_paths_deep_folders_and_symlink_loops(tmp_path, private_tmp):
 
 def test_a_full_disk_is_a_clear_error_and_nothing_claims_the_missing_outputs(
         tmp_path, private_tmp, monkeypatch):
-    from nbbuild.pipeline import completion
+    from nbbuild.render import write as completion  # the one render-and-write step
 
     write_notebook(tmp_path / "fills-disk.ipynb", "print('big')")
     write_notebook(tmp_path / "fits.ipynb", "print('small')")
