@@ -1064,7 +1064,7 @@ def generate_editions_course(root: Path, count: int) -> Path:
             body.append(f'# %% [markdown] lang="de"\n# Schritt {j}: *warum* es geht, auf Deutsch.\n')
             body.append(f"# %%\nvalues = [k * {j} for k in range({i + 20})]\nsum(values)\n")
             body.append('# %% tags=["solution"]\nanswer = max(values) - min(values)\n'
-                        f"print('answer', answer)\n")
+                        "print('answer', answer)\n")
             body.append(f'# %% [markdown] tags=["notes"]\n# Say: step {j} of lecture {i}.\n')
         body.append("# %%\nimport matplotlib.pyplot as plt\nplt.plot(range(10))\nplt.show()\n")
         (root / f"lecture{i:02d}.py").write_text("\n".join(body))
