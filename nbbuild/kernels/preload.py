@@ -6,8 +6,12 @@ imported them once hands every forked kernel the result. Which modules a course
 uses is read from its import statements, and only modules known to be safe to
 import before a fork are chosen: they start no thread, open no socket and hold no
 device at import (torch, tensorflow, polars and jax do some of that, and are
-never chosen). A module only one notebook imports is not worth it: the template
-would pay what that kernel would have paid.
+never chosen). A module few notebooks import is not worth it: the template pays
+the import once before the first kernel can fork, on every worker's critical
+path, while each importing notebook saves it on one worker only. So a module is
+chosen when at least as many notebooks import it as there are workers (and at
+least two): measured on the demo course, where 2 of 13 lectures import numpy, a
+preload made the first build slower (docs/performance.md).
 
 The reading is a scan of the sources' text, not a parse: it must stay cheap on a
 course of a thousand files, and a line that merely looks like an import (in a
@@ -36,7 +40,8 @@ _IMPORT = re.compile(
     re.MULTILINE,
 )
 
-#: Least number of notebooks importing a module for it to be preloaded.
+#: Least number of notebooks importing a module for it to be preloaded, whatever
+#: the number of workers.
 MIN_NOTEBOOKS = 2
 
 
@@ -50,15 +55,15 @@ def imported_modules(text: str) -> set[str]:
     return found
 
 
-def choose(per_notebook: Iterable[set[str]]) -> tuple[str, ...]:
-    """The modules that at least ``MIN_NOTEBOOKS`` notebooks import, each marked
-    optional, in ``SAFE`` order. A submodule imported by enough notebooks stands
+def choose(per_notebook: Iterable[set[str]], at_least: int = MIN_NOTEBOOKS) -> tuple[str, ...]:
+    """The modules that at least ``at_least`` (and ``MIN_NOTEBOOKS``) notebooks
+    import, each marked optional, in ``SAFE`` order. A submodule imported by enough notebooks stands
     for its package too (``matplotlib.pyplot`` imports ``matplotlib``)."""
     counts: Counter[str] = Counter()
     for names in per_notebook:
         counts.update(names)
     chosen = [name for name, n in counts.items()
-              if n >= MIN_NOTEBOOKS and name.split(".")[0] in SAFE]
+              if n >= max(at_least, MIN_NOTEBOOKS) and name.split(".")[0] in SAFE]
     covered = {name for name in chosen
                if any(other.startswith(name + ".") for other in chosen)}
     chosen = [name for name in chosen if name not in covered]
@@ -66,9 +71,10 @@ def choose(per_notebook: Iterable[set[str]]) -> tuple[str, ...]:
     return tuple(OPTIONAL + name for name in chosen)
 
 
-def auto_preload(paths: Iterable[Path]) -> tuple[str, ...]:
+def auto_preload(paths: Iterable[Path], workers: int = 1) -> tuple[str, ...]:
     """What the course's Python sources (``.py`` and ``.ipynb`` files) make worth
-    preloading; an unreadable file counts as importing nothing."""
+    preloading for ``workers`` workers; an unreadable file counts as importing
+    nothing."""
     per_notebook = []
     for path in set(paths):
         if path.suffix not in (".py", ".ipynb"):
@@ -78,7 +84,7 @@ def auto_preload(paths: Iterable[Path]) -> tuple[str, ...]:
         except OSError:
             continue
         per_notebook.append(imported_modules(text))
-    return choose(per_notebook)
+    return choose(per_notebook, workers)
 
 
 def module_name(entry: str) -> str:

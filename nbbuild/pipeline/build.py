@@ -271,7 +271,8 @@ async def _run_all(
             pool.forget_expected()
             stack.callback(pool.forget_expected)
         if settings.preload == "auto":
-            pool.preload_from(partial(auto_preload, [s.path for s in course.sources]))
+            pool.preload_from(partial(auto_preload, [s.path for s in course.sources],
+                                      settings.workers))
         sampler = await stack.enter_async_context(ResourceSampler(pool.pids))
         planned = [i for i in order if i not in results]
         to_execute, to_render = await _decide_all(

@@ -32,6 +32,10 @@ def test_only_safe_modules_that_several_notebooks_import_are_chosen():
     # (one notebook) and torch (never safe) are not chosen.
     assert chosen == ("?numpy", "?matplotlib.pyplot", "?seaborn")
     assert choose([{"numpy"}]) == ()
+    # Fewer importing notebooks than workers: the template's import would cost
+    # every worker more than it saves.
+    assert choose([{"numpy"}, {"numpy"}, {"numpy"}], at_least=4) == ()
+    assert choose([{"numpy"}] * 4, at_least=4) == ("?numpy",)
 
 
 def test_auto_preload_reads_each_file_once_and_ignores_other_languages(tmp_path):
