@@ -63,7 +63,6 @@ class ExportThread:
     """
 
     def __init__(self, settings: Settings) -> None:
-        self.settings = settings
         self.exporters = Exporters(settings.formats, reveal_url_prefix=settings.reveal_url_prefix,
                                    assets=settings.assets)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nbbuild-export")

@@ -27,6 +27,7 @@ import pickle
 import shutil
 import sys
 import tempfile
+import threading
 import uuid
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -82,18 +83,30 @@ class RenderProcesses:
         self._executor: ProcessPoolExecutor | None = None
         self._folder = Path(tempfile.mkdtemp(prefix="nbbuild-render-"))
         self._context_file: str | None = None
+        # Starting (on a thread) and closing exclude each other: a build that ends
+        # while its processes still start stops them once they are up.
+        self._lifecycle = threading.Lock()
+        self._closed = False
 
     def start(self) -> None:
         """Start the processes and wait until each has answered (blocking: run it
-        on a thread). Safe to call again after ``close`` of a broken pool."""
-        _socket_folder(self._folder)
-        self._executor = _executor(self.count)
+        on a thread). Also replaces a broken pool; does nothing once closed."""
         from nbbuild.render import render_worker
 
-        ready = [self._executor.submit(render_worker.ready) for _ in range(self.count)]
-        for future in ready:
-            future.result()
-        self.ready = self.count
+        with self._lifecycle:
+            if self._closed:
+                return
+            _socket_folder(self._folder)
+            self._executor = _executor(self.count)
+            try:
+                ready = [self._executor.submit(render_worker.ready) for _ in range(self.count)]
+                for future in ready:
+                    future.result()
+            except BaseException:
+                self._executor.shutdown(wait=False, cancel_futures=True)
+                self._executor = None
+                raise
+            self.ready = self.count
 
     @property
     def free(self) -> bool:
@@ -157,17 +170,19 @@ class RenderProcesses:
         try:
             self.start()
         except Exception:  # noqa: BLE001 - the export thread renders alone meanwhile
-            self._executor = None
+            pass
 
     def close(self) -> None:
         """Wait for the writes under way, stop the processes and the fork server."""
-        executor, self._executor = self._executor, None
-        self.ready = 0
-        if executor is not None:
-            executor.shutdown(wait=True, cancel_futures=True)
-        _stop_fork_server()
-        _socket_folder(None, unless=self._folder)
-        shutil.rmtree(self._folder, ignore_errors=True)
+        with self._lifecycle:
+            self._closed = True
+            executor, self._executor = self._executor, None
+            self.ready = 0
+            if executor is not None:
+                executor.shutdown(wait=True, cancel_futures=True)
+            _stop_fork_server()
+            _socket_folder(None, unless=self._folder)
+            shutil.rmtree(self._folder, ignore_errors=True)
 
 
 def when_written(on_written: Any, future: Any) -> None:
