@@ -1036,17 +1036,26 @@ def _render_figures(report: dict) -> str:
             f"{report.get('render_processes', 0)} x {report.get('render_cpu_seconds', 0.0):.1f} s")
 
 
-def _print_sides(results: dict[str, list[tuple[float, dict]]], baseline: str | None = None) -> None:
-    print("\n| build | median (min-max) s | of the median build |")
-    print("|---|---|---|")
-    base = statistics.median(t for t, _ in results[baseline]) if baseline else None
+def _median_report(runs: list[tuple[float, dict]]) -> dict:
+    """The report of the build with the median time."""
+    return sorted(runs, key=lambda run: run[0])[len(runs) // 2][1]
+
+
+def _print_sides(results: dict[str, list[tuple[float, dict]]], base: float,
+                 versus: str) -> None:
+    """Each side's median and range, ``base`` / its median, and its median build's
+    figures."""
+    print(f"\n| build | median (min-max) s | {versus} | of the median build |")
+    print("|---|---|---|---|")
     for name, runs in results.items():
         times = sorted(t for t, _ in runs)
         median = statistics.median(times)
-        report = sorted(runs, key=lambda run: run[0])[len(runs) // 2][1]
-        versus = f" ({base / median:.2f}x)" if base else ""
-        print(f"| {name} | {median:.2f} ({times[0]:.2f}-{times[-1]:.2f}){versus} | "
-              f"{_render_figures(report)} |")
+        print(f"| {name} | {median:.2f} ({times[0]:.2f}-{times[-1]:.2f}) | {base / median:.2f}x | "
+              f"{_render_figures(_median_report(runs))} |")
+
+
+def _first_median(results: dict[str, list[tuple[float, dict]]]) -> float:
+    return statistics.median(t for t, _ in next(iter(results.values())))
 
 
 def generate_editions_course(root: Path, count: int) -> Path:
@@ -1084,7 +1093,7 @@ def renders_benchmark(args: argparse.Namespace) -> int:
             print(f"{args.sources} sources x 2 languages x 3 editions x 4 formats, "
                   f"--workers {args.workers}, {args.runs} rounds, {os.cpu_count()} CPUs")
             results = _side_by_side(sides, args.runs)
-    _print_sides(results, next(iter(results)))
+    _print_sides(results, _first_median(results), "first / this")
     return 0
 
 
@@ -1134,21 +1143,9 @@ def heavy_benchmark(args: argparse.Namespace) -> int:
     naive = statistics.median(t for t, _ in results.pop("naive"))
     print(f"\nnaive loop: {naive:.2f} s (median); the ratios below are naive / nbbuild")
     for name, runs in results.items():
-        report = sorted(runs, key=lambda run: run[0])[len(runs) // 2][1]
-        print(f"  {name}: preloaded {report['preload']}")
-    _print_ratio(results, naive)
+        print(f"  {name}: preloaded {_median_report(runs)['preload']}")
+    _print_sides(results, naive, "naive / nbbuild")
     return 0
-
-
-def _print_ratio(results: dict, naive: float) -> None:
-    print("\n| build | median (min-max) s | naive / nbbuild | of the median build |")
-    print("|---|---|---|---|")
-    for name, runs in results.items():
-        times = sorted(t for t, _ in runs)
-        median = statistics.median(times)
-        report = sorted(runs, key=lambda run: run[0])[len(runs) // 2][1]
-        print(f"| {name} | {median:.2f} ({times[0]:.2f}-{times[-1]:.2f}) | {naive / median:.1f}x"
-              f" | {_render_figures(report)} |")
 
 
 def wait_benchmark(args: argparse.Namespace) -> int:
@@ -1163,7 +1160,7 @@ def wait_benchmark(args: argparse.Namespace) -> int:
     print("\n| workers | pool start-up s | kernel wait s (summed) | export wait s | utilisation |")
     print("|---|---|---|---|---|")
     for w, runs in results.items():
-        r = sorted(runs, key=lambda run: run[0])[len(runs) // 2][1]
+        r = _median_report(runs)
         print(f"| {w} | {r['pool_startup_seconds']:.2f} | {r['stage_totals']['kernel_wait']:.2f} | "
               f"{r['export_wait_seconds']:.2f} | {100 * (r['worker_utilization'] or 0):.0f}% |")
     return 0
@@ -1179,7 +1176,7 @@ def large_benchmark(args: argparse.Namespace) -> int:
                      for name, tree in trees.items()}
             print(f"{args.large} notebooks, --workers {args.workers}, {args.runs} rounds")
             results = _side_by_side(sides, args.runs)
-    _print_sides(results, next(iter(results)))
+    _print_sides(results, _first_median(results), "first / this")
     return 0
 
 
