@@ -56,7 +56,12 @@ def test_report_of_a_full_build(course, private_tmp, tmp_path):
     for nb in report["notebooks"]:
         assert nb["kernel_startup"] > 0 and nb["phases"]["execute"] > 0
         assert set(nb["export_detail"]) == {"render:html", "render:slides", "render:notebook",
-                                            "write"}
+                                            "write", "wait"}
+    # The wait for a free renderer, per notebook and summed; a course this small
+    # gets no render processes ("auto").
+    assert report["export_wait_seconds"] == pytest.approx(
+        sum(nb["export_detail"]["wait"] for nb in report["notebooks"]))
+    assert report["render_processes"] == 0 and report["render_cpu_seconds"] == 0
     assert report["slowest_cells"][0]["seconds"] >= 0.9  # the 1 s sleep or the plot
     waiting = next(n for n in report["notebooks"] if n["source"].endswith("02-waiting.ipynb"))
     assert waiting["cells"]["2"] >= 1.0
