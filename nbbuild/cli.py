@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from nbbuild import __version__
+from nbbuild.cli_options import build_options
 
 EXIT_OK = 0
 EXIT_NOTEBOOKS_FAILED = 1
@@ -41,45 +42,8 @@ def main() -> None:
     """
 
 
-def _render_processes(ctx, param, value: str | None) -> int | str | None:
-    if value is None or value == "auto":
-        return value
-    if value.isdigit():
-        return int(value)
-    raise click.BadParameter("a whole number or auto")
-
-
-def _build_options(command):
-    """The options ``build`` and ``watch`` share: where, what, how many, how long."""
-    options = [
-        click.argument("course", type=click.Path(exists=True, file_okay=False), default="."),
-        click.option("-o", "--out", type=click.Path(file_okay=False),
-                     help="Output folder [COURSE/_build]."),
-        click.option("--out-overwrite", "out_overwrite", is_flag=True, default=None,
-                     help="Build into a non-empty folder nbbuild did not make."),
-        click.option("-f", "--formats",
-                     help="Comma-separated: html,slides,notebook,code [html,slides,notebook]."),
-        click.option("-j", "--workers", type=click.IntRange(min=1),
-                     help="Notebooks run at once [4]."),
-        click.option("--timeout", type=click.FloatRange(min=0, min_open=True),
-                     help="Per-cell timeout, s [300]."),
-        click.option("--notebook-timeout", type=click.FloatRange(min=0, min_open=True),
-                     help="Limit on a whole notebook's execution, s [none]."),
-        click.option("--cache-dir", type=click.Path(file_okay=False),
-                     help="The course's store [COURSE/.nbbuild]."),
-        click.option("--fork/--no-fork", "fork_kernels", default=None,
-                     help="Fork kernels from a warm template (POSIX) [fork]."),
-        click.option("--render-processes", "render_processes", metavar="N|auto",
-                     callback=_render_processes,
-                     help="Processes rendering beside the export thread; 0: none [auto]."),
-    ]
-    for option in reversed(options):
-        command = option(command)
-    return command
-
-
 @main.command()
-@_build_options
+@build_options
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option("--cluster", help="Run notebooks on Dask: tcp://scheduler:8786, or local[:N].")
 @click.option("--shared-fs", "cluster_shared_fs", is_flag=True, default=None,
@@ -168,7 +132,7 @@ def _write_report(path: Path, result, settings) -> None:
 
 
 @main.command()
-@_build_options
+@build_options
 @click.option("--serve", is_flag=True, help="Serve the outputs, with pages that reload.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to serve on.")
 @click.option("--port", type=click.IntRange(min=0, max=65535), default=8000, show_default=True,
