@@ -138,16 +138,16 @@ class ExportThread:
         future.add_done_callback(partial(when_written, on_written))
         return await asyncio.wrap_future(future)
 
-    def _free(self, thread: bool = False) -> bool:
-        if not thread and self.processes is not None and self.processes.free:
-            return True
-        return not self._thread_busy
+    def _process_free(self, thread: bool) -> bool:
+        return not thread and self.processes is not None and self.processes.free
 
     async def _take(self, thread: bool = False) -> bool:
-        """Wait for a free renderer and claim it: True for a process."""
+        """Wait for a free renderer (only the thread, with ``thread``) and claim
+        it: True for a process."""
         async with self._turn:
-            await self._turn.wait_for(partial(self._free, thread))
-            if not thread and self.processes is not None and self.processes.free:
+            await self._turn.wait_for(
+                lambda: self._process_free(thread) or not self._thread_busy)
+            if self._process_free(thread):
                 self.processes.busy += 1
                 return True
             self._thread_busy = True

@@ -130,16 +130,11 @@ class RenderProcesses:
 
         try:
             future = self._executor.submit(render_worker.render, self._context_file, loaded, only)
-        except BrokenProcessPool:
-            future = None
-        if future is not None:
             future.add_done_callback(partial(when_written, on_written))
-            try:
-                return await asyncio.wrap_future(future)
-            except BrokenProcessPool:
-                pass
-        self._replace()
-        raise RenderProcessDied()
+            return await asyncio.wrap_future(future)
+        except BrokenProcessPool:  # at submit, or while it rendered
+            self._replace()
+            raise RenderProcessDied() from None
 
     def cpu_seconds(self) -> float:
         """CPU the live processes have used (user and system)."""
