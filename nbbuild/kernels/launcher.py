@@ -1,6 +1,6 @@
 """Start any kernel so that it dies with nbbuild, even when nbbuild is killed.
 
-``python launcher.py LOG -- KERNEL ARGV...`` runs the kernel command as its child
+``python launcher.py NBBUILD_PID LOG -- KERNEL ARGV...`` runs the kernel command as its child
 and stays beside it (Linux). It is a child subreaper, so whatever the kernel starts,
 even a daemon that leaves its session, stays below it; it dies with nbbuild
 (``PR_SET_PDEATHSIG``, SIGTERM), and the kernel dies with it (SIGKILL). When the
@@ -21,15 +21,14 @@ import kernel_template as kt  # the sibling file: this folder is sys.path[0]
 
 
 def main(argv: list) -> None:
-    if len(argv) < 3 or argv[1] != "--":
-        sys.stderr.write("usage: launcher.py LOG -- KERNEL ARGV...\n")
+    if len(argv) < 4 or argv[2] != "--" or not argv[0].isdigit():
+        sys.stderr.write("usage: launcher.py NBBUILD_PID LOG -- KERNEL ARGV...\n")
         sys.exit(2)
-    log, command = argv[0], argv[2:]
-    nbbuild = os.getppid()
+    nbbuild, log, command = int(argv[0]), argv[1], argv[3:]
     kt._prctl(kt._PR_SET_CHILD_SUBREAPER, 1)
     kt._prctl(kt._PR_SET_PDEATHSIG, signal.SIGTERM)
     if os.getppid() != nbbuild:
-        sys.exit(1)  # nbbuild ended before the death signal was set
+        sys.exit(1)  # nbbuild ended before the death signal was set (or even before this started)
     waited = {signal.SIGCHLD, signal.SIGTERM, signal.SIGINT}
     old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, waited)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)

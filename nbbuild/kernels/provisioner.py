@@ -100,7 +100,10 @@ def guarded_command(cmd: list[str], log: str) -> list[str]:
     nbbuild (Linux); elsewhere ``cmd`` itself."""
     if not sys.platform.startswith("linux"):
         return cmd
-    return [sys.executable, "-S", "-E", LAUNCHER_SCRIPT, log, "--", *cmd]
+    # nbbuild's pid is passed, not read by the launcher: were nbbuild killed
+    # between its fork and the launcher's start, getppid() would already name
+    # the reaper that adopted it, and the launcher would outlive nbbuild.
+    return [sys.executable, "-S", "-E", LAUNCHER_SCRIPT, str(os.getpid()), log, "--", *cmd]
 
 
 class GuardedProvisioner(LocalProvisioner):  # type: ignore[misc]

@@ -237,6 +237,77 @@ def test_kernels_end_soon_after_nbbuild_is_killed(tmp_path, private_tmp, fork):
     assert all((course / "_build" / f"{n}.html").is_file() for n in ("quick", "slow0", "slow1"))
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the launcher is Linux's")
+def test_no_kernel_outlives_nbbuild_killed_as_it_starts_a_launcher(tmp_path, private_tmp):
+    """The narrowest moment: nbbuild is killed as the launcher it just forked starts
+    (before the launcher has tied its life to nbbuild's). Seen in CI: the launcher,
+    adopted by a reaper, took the reaper for nbbuild and kept its kernel running."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from ..conftest import write_notebook
+
+    hold = private_tmp / "hold"
+    hold.write_text("hold")
+    course = tmp_path / "course"
+    for i in range(2):
+        write_notebook(course / f"slow{i}.ipynb",
+                       f"import os, time\nwhile os.path.exists({str(hold)!r}):\n    time.sleep(0.1)")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "nbbuild", "build", str(course), "-j", "2", "-q", "--no-fork"],
+        env={**os.environ, "TMPDIR": str(private_tmp)},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    nbbuild = psutil.Process(proc.pid)
+    deadline = time.monotonic() + 60
+    seen = False
+    while not seen and time.monotonic() < deadline and proc.poll() is None:
+        try:
+            seen = any("launcher.py" in " ".join(child.cmdline()) for child in nbbuild.children())
+        except psutil.Error:
+            pass
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    hold.unlink()
+    assert seen, "nbbuild never started a launcher"
+    killed = time.monotonic()
+    while time.monotonic() - killed < 10 and kernel_processes(private_tmp):
+        time.sleep(0.1)
+    left = kernel_processes(private_tmp)
+    described = []
+    for orphan in left:
+        try:
+            described.append(" ".join(orphan.cmdline()[:5]))
+            orphan.kill()
+        except psutil.Error:
+            pass
+    assert left == [], described
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the launcher is Linux's")
+def test_a_launcher_whose_nbbuild_is_gone_before_it_starts_runs_no_kernel(tmp_path):
+    """nbbuild killed between forking the launcher and the launcher's start: the
+    launcher, adopted by a reaper, must not start the kernel it can no longer guard."""
+    import os
+    import subprocess
+
+    from nbbuild.kernels.provisioner import guarded_command
+
+    started = tmp_path / "started"
+    command = guarded_command(["touch", str(started)], str(tmp_path / "log"))
+    gone = command.index(str(os.getpid()))
+    command[gone] = "1"  # a parent it does not have: as if adopted by init
+    done = subprocess.run(command, capture_output=True, timeout=30)
+    assert done.returncode == 1
+    assert not started.exists()
+    # with its true parent it does start the command
+    command[gone] = str(os.getpid())
+    assert subprocess.run(command, capture_output=True, timeout=30).returncode == 0
+    assert started.exists()
+
+
 def _kernels(marker, nbbuild_pid):
     """The kernels (not nbbuild itself, not a template) of the test's nbbuild."""
     found = []
