@@ -58,10 +58,10 @@ def _chosen(loaded: LoadedNotebook, settings: Settings) -> tuple[str | None, str
 def _spec(name: str) -> tuple[str, str]:
     """The installed kernelspec's display name and language ("" when not installed:
     the build then says the kernel is unknown)."""
-    from jupyter_client.kernelspec import KernelSpecManager
+    from nbbuild.kernels.kinds import kernel_spec_manager
 
     try:
-        spec = KernelSpecManager().get_kernel_spec(name)
+        spec = kernel_spec_manager().get_kernel_spec(name)
     except Exception:
         return "", ""
     return spec.display_name or name, spec.language or ""

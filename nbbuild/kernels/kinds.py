@@ -11,6 +11,7 @@ watched through its process instead of its heartbeat.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,13 +22,25 @@ IPYKERNEL_MODULES = ("ipykernel_launcher", "ipykernel")
 BEATS_WHILE_BUSY = ("ipython", "xeus-python", "xpython")
 
 
+def kernel_spec_manager() -> Any:
+    """jupyter_client's KernelSpecManager, looking in the same folders, without
+    importing IPython: its default list of folders imports ``IPython.paths`` (the
+    whole of IPython, 0.1-0.2 s) for ``~/.ipython/kernels``, in nbbuild's process
+    and before the first kernel can be announced. Made anew each time: the
+    folders follow the environment (``JUPYTER_PATH``, ``IPYTHONDIR``)."""
+    from jupyter_client.kernelspec import KernelSpecManager
+    from jupyter_core.paths import jupyter_path
+
+    ipython_dir = os.path.expanduser(os.environ.get("IPYTHONDIR") or "~/.ipython")
+    return KernelSpecManager(kernel_dirs=[*jupyter_path("kernels"),
+                                          os.path.join(ipython_dir, "kernels")])
+
+
 def kernelspec_argv(kernel_name: str) -> list[str]:
     """The command of an installed kernelspec; empty when it is not installed
     (starting it then says so)."""
-    from jupyter_client.kernelspec import KernelSpecManager
-
     try:
-        return list(KernelSpecManager().get_kernel_spec(kernel_name).argv)
+        return list(kernel_spec_manager().get_kernel_spec(kernel_name).argv)
     except Exception:
         return []
 

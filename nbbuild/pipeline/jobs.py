@@ -60,7 +60,7 @@ async def plan_all(
     pool as soon as it is decided, so the first kernels boot while the rest of the
     course is still being planned.
     """
-    from jupyter_client.kernelspec import KernelSpecManager
+    from nbbuild.kernels.kinds import kernel_spec_manager
 
     installed = None
     announced: set[str] = set()  # execution keys: the same code runs once (schedule.py)
@@ -71,7 +71,7 @@ async def plan_all(
             results[i] = _up_to_date(source, quick, cache.settings)
             continue
         if installed is None:
-            installed = sorted(KernelSpecManager().find_kernel_specs())
+            installed = sorted(kernel_spec_manager().find_kernel_specs())
         try:
             loaded, before, read = _read(source, settings, installed)
         except NotebookError as exc:
