@@ -127,6 +127,8 @@ class BuildResult:
     forked: bool = False
     #: Modules the kernel templates preloaded (``preload``), when kernels were forked.
     preload: tuple[str, ...] = ()
+    #: Whether the pool adopted the template the command line started (head_start.py).
+    template_head_start: bool = False
     #: CPU seconds of the nbbuild process itself (kernels are separate processes).
     cpu_seconds: float = 0.0
     #: Render processes beside the export thread, and their CPU seconds in this build.

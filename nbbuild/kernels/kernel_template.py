@@ -21,7 +21,9 @@ Protocol: one JSON object per line. On stdin the requests,
 ``{"argv": [launcher arguments], "cwd": "...", "env": {...}, "log": "...", "setup": "code"}``
 (``setup`` optional: code the child runs just before it becomes a kernel); on stdout the
 replies, ``{"ready": PID, "preloaded": [names]}`` once imports are done, then ``{"pid": PID}`` or
-``{"error": "..."}`` per request. At end of input (nbbuild exited or died) the
+``{"error": "..."}`` per request. Before its first fork, a template started ahead
+of the course's reading takes ``{"preload": [names]}`` instead of ``--preload``
+and answers ``{"preloaded": [names]}`` (or an error, and exits). At end of input (nbbuild exited or died) the
 template stops every process it forked, and what they started, and exits.
 
 Containment (Linux). Each kernel is forked by a small keeper process of its own,
@@ -79,28 +81,10 @@ def main(preload: list) -> None:
         except ImportError:  # another IPython version: that kernel imports it itself
             pass
 
-    preloaded = []
-    if preload:
-        # ipykernel sets this at start-up, before any notebook code can import
-        # matplotlib; matplotlib reads it at import time.
-        if not os.environ.get("MPLBACKEND"):
-            os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
-    for entry in preload:
-        name = entry.lstrip("?")
-        try:
-            importlib.import_module(name)
-        except BaseException as exc:  # reported to nbbuild, which warns
-            missing = isinstance(exc, ModuleNotFoundError) and exc.name \
-                and (name + ".").startswith(exc.name + ".")
-            if missing and entry.startswith("?"):
-                continue  # a guess that is not installed costs nothing
-            _send(sys.stdout, {"error": f"cannot preload {name}: {type(exc).__name__}: {exc}"})
-            sys.exit(1)
-        if threading.active_count() != 1:
-            _send(sys.stdout, {"error": f"preloading {name} started a thread; "
-                                        "forking from it would be unsafe"})
-            sys.exit(1)
-        preloaded.append(name)
+    preloaded, error = _preload(preload)
+    if error:
+        _send(sys.stdout, {"error": error})
+        sys.exit(1)
 
     # `python -m ipykernel_launcher` makes the launcher's path sys.argv[0].
     launcher = importlib.util.find_spec("ipykernel_launcher").origin
@@ -119,9 +103,27 @@ def main(preload: list) -> None:
     gc.collect()
     gc.freeze()
     _send(reply, {"ready": os.getpid(), "preloaded": preloaded})
+    forked = False
     for line in requests:
         try:
             request = json.loads(line)
+            if "preload" in request:
+                # Started before nbbuild read the course (head_start.py): told now.
+                if forked:
+                    raise RuntimeError("preload after a fork: the kernels would differ")
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # as before the first fork
+                try:
+                    names, error = _preload(request["preload"])
+                finally:
+                    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+                if error:  # half imported: no kernel may come from here
+                    _send(reply, {"error": error})
+                    break
+                gc.collect()
+                gc.freeze()
+                _send(reply, {"preloaded": names})
+                continue
+            forked = True
             if threading.active_count() != 1:
                 raise RuntimeError("the template has started a thread; forking is unsafe")
             argv = [launcher, *request["argv"]]
@@ -135,6 +137,31 @@ def main(preload: list) -> None:
         except Exception as exc:  # reported to nbbuild, which falls back to a normal start
             _send(reply, {"error": f"{type(exc).__name__}: {exc}"})
     _stop_descendants()
+
+
+def _preload(preload: list) -> tuple[list, str]:
+    """Import the modules named; the names imported, and what went wrong ("" if
+    nothing did: then the template must not fork)."""
+    preloaded: list = []
+    if preload:
+        # ipykernel sets this at start-up, before any notebook code can import
+        # matplotlib; matplotlib reads it at import time.
+        if not os.environ.get("MPLBACKEND"):
+            os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
+    for entry in preload:
+        name = entry.lstrip("?")
+        try:
+            importlib.import_module(name)
+        except BaseException as exc:  # reported to nbbuild, which warns
+            missing = isinstance(exc, ModuleNotFoundError) and exc.name \
+                and (name + ".").startswith(exc.name + ".")
+            if missing and entry.startswith("?"):
+                continue  # a guess that is not installed costs nothing
+            return preloaded, f"cannot preload {name}: {type(exc).__name__}: {exc}"
+        if threading.active_count() != 1:
+            return preloaded, f"preloading {name} started a thread; forking from it would be unsafe"
+        preloaded.append(name)
+    return preloaded, ""
 
 
 # Linux prctl options.

@@ -38,6 +38,7 @@ from nbbuild.kernels.kernel import (
 from nbbuild.kernels.kinds import (
     beats_while_busy,
     is_ipykernel,
+    kernel_spec_manager,
     kernelspec_argv,
     runs_ipython_code,
 )
@@ -182,10 +183,13 @@ class KernelPool:
             self.discard(kernel)
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)
+        # Nothing forks any more: the templates end beside the kernels' shutdowns
+        # (a template kills what it forked anyway).
+        templates = asyncio.ensure_future(
+            self._templates.close() if self._templates is not None else asyncio.sleep(0))
         while self._stopping:
             await asyncio.gather(*list(self._stopping), return_exceptions=True)
-        if self._templates is not None:
-            await self._templates.close()
+        await templates
         if self._context is not None:
             self._context.destroy(linger=0)
         self._ports.release_all()
@@ -238,6 +242,11 @@ class KernelPool:
         session keeps the choice of its first build)."""
         if self._fork and self._templates is None:
             self.preload = choose
+
+    @property
+    def head_started(self) -> bool:
+        """Whether a template was the one the command line started (head_start.py)."""
+        return self._templates is not None and self._templates.head_started
 
     @property
     def preloaded(self) -> tuple[str, ...]:
@@ -305,6 +314,7 @@ class KernelPool:
         transport = self._transport_for(request.kernel_name, ipykernel)
         km = AsyncKernelManager(
             kernel_name=request.kernel_name,
+            kernel_spec_manager=kernel_spec_manager(),
             transport=transport,
             # with ipc, ``ip`` is the sockets' path prefix: jupyter_client's default
             **({"ip": "127.0.0.1"} if transport == "tcp" else {}),

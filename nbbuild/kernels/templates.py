@@ -21,18 +21,20 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
+import subprocess
 import uuid
 from pathlib import Path
 from typing import Any
 
+from nbbuild.kernels import head_start
+from nbbuild.kernels.head_start import TEMPLATE_SCRIPT, HeadStart
 from nbbuild.kernels.preload import module_name
 from nbbuild.kernels.provisioner import (
     ForkProvisioner,
     TemplateError,
     split_ipykernel_command,
 )
-
-TEMPLATE_SCRIPT = Path(__file__).with_name("kernel_template.py")
 
 
 def preload_for(preload: tuple[str, ...], cwd: Path) -> tuple[str, ...]:
@@ -81,6 +83,8 @@ class KernelTemplate:
         # An empty folder of its own: nothing a preloaded import reads from its
         # working directory (a matplotlibrc, a module) can come from the course.
         self._cwd = runtime_dir / name
+        #: A folder to remove when the template ends (an adopted one's).
+        self._folder: Path | None = None
 
     async def start(self) -> None:
         self._cwd.mkdir()
@@ -97,6 +101,33 @@ class KernelTemplate:
                 stderr=log,
                 start_new_session=True,  # Ctrl-C in the terminal is nbbuild's to handle
             )
+        await self._until_ready()
+
+    async def adopt(self, head: HeadStart) -> None:
+        """Take over a template the command line started (head_start.py), and have it
+        import ``preload`` now."""
+        assert head.proc is not None
+        self._proc = await _PipedProcess.wrap(head.proc)
+        head.proc = None
+        self._log, self._cwd, self._folder = head.log, head.cwd, head.folder
+        try:
+            await self._until_ready()
+            if self.preload:
+                assert self._proc.stdin is not None
+                request = json.dumps({"preload": list(self.preload)}) + "\n"
+                self._proc.stdin.write(request.encode())
+                await self._proc.stdin.drain()
+                reply = await self._read(self.startup_timeout)
+                if "preloaded" not in reply:
+                    raise TemplateError(reply.get("error") or f"preload failed: {reply}")
+                self.preloaded = tuple(reply["preloaded"])
+        except BaseException:  # cancelled too: nobody would end it
+            proc, self._proc = self._proc, None
+            proc.end_now()
+            shutil.rmtree(head.folder, ignore_errors=True)
+            raise
+
+    async def _until_ready(self) -> None:
         reply = await self._read(self.startup_timeout)
         if "ready" not in reply:
             raise TemplateError(reply.get("error") or f"template did not start: {reply}")
@@ -146,15 +177,67 @@ class KernelTemplate:
     async def close(self) -> None:
         """End the template (its kernels are managed by the pool). Idempotent."""
         proc, self._proc = self._proc, None
-        if proc is None or proc.returncode is not None:
-            return
-        if proc.stdin is not None:
-            proc.stdin.close()
         try:
-            await asyncio.wait_for(proc.wait(), 2.0)
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
+            if proc is None or proc.returncode is not None:
+                return
+            if proc.stdin is not None:
+                proc.stdin.close()
+            try:
+                await asyncio.wait_for(proc.wait(), 2.0)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+        finally:
+            if proc is not None and self._folder is not None:
+                if isinstance(proc, _PipedProcess):
+                    proc.close_pipes()
+                shutil.rmtree(self._folder, ignore_errors=True)
+
+
+class _PipedProcess:
+    """asyncio's ``Process`` interface (what ``KernelTemplate`` uses of it) over a
+    ``subprocess.Popen`` started before the event loop ran (head_start.py)."""
+
+    def __init__(self, popen: subprocess.Popen, stdin: asyncio.StreamWriter,
+                 stdout: asyncio.StreamReader, read_transport: asyncio.BaseTransport) -> None:
+        self._popen = popen
+        self.stdin = stdin
+        self.stdout = stdout
+        self._read_transport = read_transport
+        self.pid = popen.pid
+
+    @classmethod
+    async def wrap(cls, popen: subprocess.Popen) -> _PipedProcess:
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader(limit=2**20)
+        read_transport, _ = await loop.connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(reader), popen.stdout)
+        write_transport, protocol = await loop.connect_write_pipe(
+            lambda: asyncio.StreamReaderProtocol(asyncio.StreamReader()), popen.stdin)
+        writer = asyncio.StreamWriter(write_transport, protocol, None, loop)
+        return cls(popen, writer, reader, read_transport)
+
+    @property
+    def returncode(self) -> int | None:
+        return self._popen.poll()
+
+    async def wait(self) -> int:
+        while self._popen.poll() is None:
+            await asyncio.sleep(0.01)
+        return self._popen.returncode
+
+    def kill(self) -> None:
+        self._popen.kill()
+
+    def end_now(self) -> None:
+        """Kill it and reap it (a killed process is gone within milliseconds)."""
+        self._popen.kill()
+        self._popen.wait()
+        self.close_pipes()
+
+    def close_pipes(self) -> None:
+        self.stdin.close()
+        self._read_transport.close()
 
 
 #: (interpreter command, preload, the kernelspec's own environment variables).
@@ -185,6 +268,8 @@ class Templates:
         self._restarts: dict[TemplateKey, int] = {}
         #: Why a template could not be used (for the build's warnings), once each.
         self.problems: list[str] = []
+        #: Whether a template was the command line's (head_start.py).
+        self.head_started = False
 
     def _started(self) -> list[KernelTemplate]:
         return [t.result() for t in list(self._tasks.values())
@@ -263,6 +348,18 @@ class Templates:
             list(prefix), self.runtime_dir, preload=preload, env=env,
             startup_timeout=self.startup_timeout,
         )
+        head = head_start.claim(list(prefix), env)
+        if head is not None:
+            try:
+                await template.adopt(head)
+                self.head_started = True
+                return template
+            except (TemplateError, OSError, ValueError):
+                await template.close()  # and one is started as usual (the same error says why)
+                template = KernelTemplate(
+                    list(prefix), self.runtime_dir, preload=preload, env=env,
+                    startup_timeout=self.startup_timeout,
+                )
         try:
             await template.start()
         except (TemplateError, OSError, ValueError) as exc:

@@ -55,6 +55,7 @@ SCHEMA: dict[str, Any] = {
             "forked": {"type": "integer", "minimum": 0},
             "spawned": {"type": "integer", "minimum": 0}}},
         "preload": {"type": "array", "items": {"type": "string"}},
+        "template_head_start": {"type": "boolean"},
         "kernel_cpu_seconds": _seconds,
         "kernel_cpu_per_notebook": {"type": ["number", "null"], "minimum": 0},
         "export_wait_seconds": _seconds,
@@ -184,6 +185,7 @@ def build_report(result: BuildResult, *, course: Path, workers: int) -> dict[str
             start: sum(1 for r in result.results if r.kernel_start == start)
             for start in ("forked", "spawned")},
         "preload": list(result.preload),
+        "template_head_start": result.template_head_start,
         "kernel_cpu_seconds": sum(measured),
         "kernel_cpu_per_notebook": sum(measured) / len(measured) if measured else None,
         # Seconds executed notebooks waited for a free renderer (thread or process).
