@@ -201,12 +201,7 @@ def test_kernels_end_soon_after_nbbuild_is_killed(tmp_path, private_tmp, fork):
 
     from ..conftest import write_notebook
 
-    hold = private_tmp / "hold"
-    hold.write_text("hold")
-    course = tmp_path / "course"
-    for i in range(2):
-        write_notebook(course / f"slow{i}.ipynb",
-                       f"import os, time\nwhile os.path.exists({str(hold)!r}):\n    time.sleep(0.1)")
+    course, hold = _held_course(tmp_path, private_tmp)
     write_notebook(course / "quick.ipynb", "print('quick')")
     proc = subprocess.Popen(
         [sys.executable, "-m", "nbbuild", "build", str(course), "-j", "2", "-q", fork],
@@ -247,14 +242,7 @@ def test_no_kernel_outlives_nbbuild_killed_as_it_starts_a_launcher(tmp_path, pri
     import subprocess
     import time
 
-    from ..conftest import write_notebook
-
-    hold = private_tmp / "hold"
-    hold.write_text("hold")
-    course = tmp_path / "course"
-    for i in range(2):
-        write_notebook(course / f"slow{i}.ipynb",
-                       f"import os, time\nwhile os.path.exists({str(hold)!r}):\n    time.sleep(0.1)")
+    course, hold = _held_course(tmp_path, private_tmp)
     proc = subprocess.Popen(
         [sys.executable, "-m", "nbbuild", "build", str(course), "-j", "2", "-q", "--no-fork"],
         env={**os.environ, "TMPDIR": str(private_tmp)},
@@ -299,13 +287,26 @@ def test_a_launcher_whose_nbbuild_is_gone_before_it_starts_runs_no_kernel(tmp_pa
     command = guarded_command(["touch", str(started)], str(tmp_path / "log"))
     gone = command.index(str(os.getpid()))
     command[gone] = "1"  # a parent it does not have: as if adopted by init
-    done = subprocess.run(command, capture_output=True, timeout=30)
+    done = subprocess.run(command, capture_output=True, timeout=30, check=False)
     assert done.returncode == 1
     assert not started.exists()
     # with its true parent it does start the command
     command[gone] = str(os.getpid())
-    assert subprocess.run(command, capture_output=True, timeout=30).returncode == 0
+    assert subprocess.run(command, capture_output=True, timeout=30, check=False).returncode == 0
     assert started.exists()
+
+
+def _held_course(tmp_path, private_tmp):
+    """Two notebooks that run while the returned file exists: (course, that file)."""
+    from ..conftest import write_notebook
+
+    hold = private_tmp / "hold"
+    hold.write_text("hold")
+    course = tmp_path / "course"
+    for i in range(2):
+        write_notebook(course / f"slow{i}.ipynb",
+                       f"import os, time\nwhile os.path.exists({str(hold)!r}):\n    time.sleep(0.1)")
+    return course, hold
 
 
 def _kernels(marker, nbbuild_pid):
