@@ -7,10 +7,13 @@ Tests pass ``system``, ``cpu_count`` and ``available_memory`` to fake a platform
 
 from __future__ import annotations
 
-import asyncio
 import os
 import platform
 from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    import asyncio
 
 #: The card's default: 4 notebooks at a time.
 DEFAULT_WORKERS = 4
@@ -56,10 +59,17 @@ def loop_factory(system: str | None = None) -> Callable[[], asyncio.AbstractEven
     pyzmq's asyncio sockets need ``add_reader``, which Windows' default proactor
     loop lacks; the selector loop has it.
     """
+    import asyncio  # here: the command line imports this module before its pipeline
+
     system = system if system is not None else platform.system()
     if system == "Windows":
         return asyncio.SelectorEventLoop
     return asyncio.new_event_loop
+
+
+def supports_fork() -> bool:
+    """Forking kernels needs fork() (POSIX); Windows and others start them normally."""
+    return hasattr(os, "fork") and platform.system() != "Windows"
 
 
 def kernel_transport(system: str | None = None) -> str:

@@ -22,6 +22,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from nbbuild.platforms import supports_fork
+
 #: The template script, beside this module.
 TEMPLATE_SCRIPT = Path(__file__).with_name("kernel_template.py")
 
@@ -67,7 +69,7 @@ _waiting: HeadStart | None = None
 def begin() -> None:
     """Start the head-start template (POSIX; once per process)."""
     global _waiting
-    if _waiting is not None or not hasattr(os, "fork") or sys.platform == "win32":
+    if _waiting is not None or not supports_fork():
         return
     try:
         _waiting = HeadStart()

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import enum
 import os
-import platform
 import shutil
 import time
 import uuid
@@ -44,6 +43,7 @@ from nbbuild.kernels.kinds import (
 )
 from nbbuild.kernels.ports import PortClaims
 from nbbuild.kernels.runtime_dir import runtime_dir_and_transport
+from nbbuild.platforms import supports_fork
 
 # Parallel kernels must not share IPython's SQLite history file.
 
@@ -185,11 +185,12 @@ class KernelPool:
             await asyncio.gather(*pending, return_exceptions=True)
         # Nothing forks any more: the templates end beside the kernels' shutdowns
         # (a template kills what it forked anyway).
-        templates = asyncio.ensure_future(
-            self._templates.close() if self._templates is not None else asyncio.sleep(0))
+        templates = self._templates
+        ending = asyncio.ensure_future(templates.close()) if templates is not None else None
         while self._stopping:
             await asyncio.gather(*list(self._stopping), return_exceptions=True)
-        await templates
+        if ending is not None:
+            await ending
         if self._context is not None:
             self._context.destroy(linger=0)
         self._ports.release_all()
@@ -381,10 +382,5 @@ class KernelPool:
         self._first_ready.set()
         kernel.language_info = info.get("language_info")
         return kernel
-
-
-def supports_fork() -> bool:
-    """Forking kernels needs fork() (POSIX); Windows and others start them normally."""
-    return hasattr(os, "fork") and platform.system() != "Windows"
 
 

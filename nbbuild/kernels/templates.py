@@ -113,11 +113,7 @@ class KernelTemplate:
         try:
             await self._until_ready()
             if self.preload:
-                assert self._proc.stdin is not None
-                request = json.dumps({"preload": list(self.preload)}) + "\n"
-                self._proc.stdin.write(request.encode())
-                await self._proc.stdin.drain()
-                reply = await self._read(self.startup_timeout)
+                reply = await self._ask({"preload": list(self.preload)}, self.startup_timeout)
                 if "preloaded" not in reply:
                     raise TemplateError(reply.get("error") or f"preload failed: {reply}")
                 self.preloaded = tuple(reply["preloaded"])
@@ -132,6 +128,11 @@ class KernelTemplate:
         if "ready" not in reply:
             raise TemplateError(reply.get("error") or f"template did not start: {reply}")
         self.preloaded = tuple(reply.get("preloaded", ()))
+
+    @property
+    def adopted(self) -> bool:
+        """Whether it is the command line's template (head_start.py)."""
+        return self._folder is not None
 
     @property
     def alive(self) -> bool:
@@ -151,11 +152,8 @@ class KernelTemplate:
         if setup:
             request["setup"] = setup
         async with self._lock:
-            assert self._proc is not None and self._proc.stdin is not None
             try:
-                self._proc.stdin.write((json.dumps(request) + "\n").encode())
-                await self._proc.stdin.drain()
-                reply = await self._read(10.0)
+                reply = await self._ask(request, 10.0)
             except (TemplateError, OSError) as exc:
                 # A late answer would be taken for the next request's: retire it.
                 await self.close()
@@ -163,6 +161,13 @@ class KernelTemplate:
         if "pid" not in reply:
             raise TemplateError(reply.get("error", f"unexpected reply {reply}"))
         return int(reply["pid"])
+
+    async def _ask(self, request: dict[str, Any], timeout: float) -> dict[str, Any]:
+        """Send one request; its answer."""
+        assert self._proc is not None and self._proc.stdin is not None
+        self._proc.stdin.write((json.dumps(request) + "\n").encode())
+        await self._proc.stdin.drain()
+        return await self._read(timeout)
 
     async def _read(self, timeout: float) -> dict[str, Any]:
         assert self._proc is not None and self._proc.stdout is not None
@@ -268,8 +273,6 @@ class Templates:
         self._restarts: dict[TemplateKey, int] = {}
         #: Why a template could not be used (for the build's warnings), once each.
         self.problems: list[str] = []
-        #: Whether a template was the command line's (head_start.py).
-        self.head_started = False
 
     def _started(self) -> list[KernelTemplate]:
         return [t.result() for t in list(self._tasks.values())
@@ -277,6 +280,11 @@ class Templates:
 
     def pids(self) -> list[int]:
         return [t.pid for t in self._started() if t.pid is not None]
+
+    @property
+    def head_started(self) -> bool:
+        """Whether a template was the command line's (head_start.py)."""
+        return any(t.adopted for t in self._started())
 
     @property
     def preloaded(self) -> tuple[str, ...]:
@@ -344,22 +352,19 @@ class Templates:
         env = self.env
         if spec_env:
             env = {**(self.env if self.env is not None else os.environ), **dict(spec_env)}
-        template = KernelTemplate(
-            list(prefix), self.runtime_dir, preload=preload, env=env,
-            startup_timeout=self.startup_timeout,
-        )
+        def new() -> KernelTemplate:
+            return KernelTemplate(list(prefix), self.runtime_dir, preload=preload, env=env,
+                                  startup_timeout=self.startup_timeout)
+
+        template = new()
         head = head_start.claim(list(prefix), env)
         if head is not None:
             try:
                 await template.adopt(head)
-                self.head_started = True
                 return template
             except (TemplateError, OSError, ValueError):
                 await template.close()  # and one is started as usual (the same error says why)
-                template = KernelTemplate(
-                    list(prefix), self.runtime_dir, preload=preload, env=env,
-                    startup_timeout=self.startup_timeout,
-                )
+                template = new()
         try:
             await template.start()
         except (TemplateError, OSError, ValueError) as exc:

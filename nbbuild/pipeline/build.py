@@ -14,10 +14,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-import sqlite3
 import time
 from functools import partial
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import Any
 
 from nbbuild.config import Settings
@@ -45,7 +44,13 @@ from nbbuild.pipeline.session import (
     pool_for,
     warm_up_after,
 )
-from nbbuild.pipeline.tidy import check_links, prune_stale
+from nbbuild.pipeline.tidy import (
+    check_links,
+    prune_stale,
+    record_build,
+    save_manifest,
+    write_site_pages,
+)
 from nbbuild.pipeline.workers import (
     worker,
 )
@@ -58,8 +63,6 @@ from nbbuild.render.render_processes import processes_for
 from nbbuild.report.progress import NullReporter, Reporter
 from nbbuild.report.resources import ResourceSampler
 from nbbuild.site.navigation import SiteFrame
-from nbbuild.site.publish import write_site
-from nbbuild.store.database import Store, StoreError
 from nbbuild.store.decisions import (
     Action,
     Cache,
@@ -148,7 +151,9 @@ async def _build(
     exporter.links = LinkMap(settings, course)
     exporter.site = SiteFrame(settings) if has_site(settings) else None
     store = open_store(settings, reporter) if use_cache else None
-    closing: list[asyncio.Future[None]] = []  # the pool's close, beside the site's work
+    # The pool's close, beside the site's work: _run_all puts it here as it starts
+    # it, so it is awaited below even when _run_all raises after that.
+    closing: list[asyncio.Future[None]] = []
     try:
         cache = Cache(store, settings, force=force, retry_failed=retry_failed,
                       files=course.assets) if store else None
@@ -157,7 +162,7 @@ async def _build(
         results, pool_stats = await _run_all(
             course, order, settings, folder, exporter, reporter, cache, session, kept, closing)
         ordered = [results[i] for i in range(len(course.sources))]
-        index = await _write_site(exporter, folder, ordered, reporter)
+        index = await write_site_pages(exporter, folder, ordered, reporter)
         if only is None:  # a whole build: what it does not produce is stale
             prune_stale(folder, settings, course, reporter)
         broken, checked = await check_links(exporter, folder, reporter)
@@ -175,7 +180,7 @@ async def _build(
             **pool_stats,
         )
         if store is not None:
-            _record_build(store, settings, result, reporter)
+            record_build(store, settings, result, reporter)
     finally:
         if closing:  # no kernel outlives the build, however it ends
             await _until_closed(closing[0])
@@ -183,7 +188,7 @@ async def _build(
             exporter.close()
         if store is not None:
             store.close()
-        _save_manifest(folder, reporter)
+        save_manifest(folder, reporter)
     reporter.build_finished(result)
     return result
 
@@ -220,43 +225,6 @@ def _kept(course: Course, only: set[str] | None,
     known = previous or {}
     return {i: known[s.key] for i, s in enumerate(course.sources)
             if s.key not in only and s.key in known}
-
-
-async def _write_site(exporter: ExportThread, folder: OutputFolder,
-                      ordered: list[NotebookResult], reporter: Reporter) -> Path | None:
-    """The home pages, outlines and search indexes, once every notebook is done."""
-    if exporter.site is None:
-        return None
-    home, problems, _counts = await exporter.submit(
-        write_site, exporter.site, folder, ordered, exporter.links)
-    for problem in problems:
-        reporter.warning(problem)
-    return home
-
-
-def _record_build(store: Store, settings: Settings, result: BuildResult, reporter: Reporter) -> None:
-    """Keep the build's figures, and warn when it was much slower than usual."""
-    from nbbuild.report.json_report import build_report
-    from nbbuild.report.trend import comparable_key, slower_than_usual
-
-    report = build_report(result, course=settings.course, workers=settings.workers)
-    key = comparable_key(report, settings.formats)
-    try:
-        warning = slower_than_usual(store, key, report)
-        store.record_build(key, report)
-    except (sqlite3.Error, StoreError) as exc:
-        reporter.warning(f"{store.path}: build figures not saved ({exc})")
-        return
-    result.report = report
-    if warning:
-        reporter.warning(warning)
-
-
-def _save_manifest(folder: OutputFolder, reporter: Reporter) -> None:
-    try:
-        folder.save()
-    except OSError as exc:
-        reporter.warning(f"{folder.out}: list of written files not saved ({exc.strerror})")
 
 
 async def _run_all(

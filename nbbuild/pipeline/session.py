@@ -15,11 +15,9 @@ from functools import partial
 from nbbuild.config import Settings
 from nbbuild.course.sources import LoadedNotebook
 from nbbuild.kernels.limits import cap_code
-from nbbuild.kernels.pool import (
-    KernelPool,
-    supports_fork,
-)
+from nbbuild.kernels.pool import KernelPool
 from nbbuild.kernels.tracking import install_code
+from nbbuild.platforms import supports_fork
 from nbbuild.render.exporters import Exporters
 from nbbuild.render.links import LinkMap
 from nbbuild.render.output_folder import OutputFolder

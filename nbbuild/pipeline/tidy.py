@@ -1,20 +1,24 @@
-"""After the notebooks of a build: what the build no longer produces is removed
-(only files nbbuild wrote), and the links of the built pages are checked.
+"""After the notebooks of a build: the site's home pages, outlines and search
+indexes are written, what the build no longer produces is removed (only files
+nbbuild wrote), the links of the built pages are checked, and the build's figures
+and list of written files are kept.
 """
 
 from __future__ import annotations
 
-from pathlib import PurePosixPath
+import sqlite3
+from pathlib import Path, PurePosixPath
 
 from nbbuild.config import Settings
-from nbbuild.model import Course
+from nbbuild.model import BuildResult, Course, NotebookResult
 from nbbuild.pipeline.session import ExportThread
 from nbbuild.render.assets import asset_paths, needs_static
 from nbbuild.render.layout import asset_roots, outputs_of
 from nbbuild.render.links import broken_in_pages
 from nbbuild.render.output_folder import OutputFolder
 from nbbuild.report.progress import Reporter
-from nbbuild.site.publish import site_paths
+from nbbuild.site.publish import site_paths, write_site
+from nbbuild.store.database import Store, StoreError
 
 
 async def check_links(exporter: ExportThread, folder: OutputFolder,
@@ -70,3 +74,40 @@ def produced_paths(settings: Settings, course: Course) -> set[str]:
     if needs_static(settings):
         paths |= asset_paths()
     return paths
+
+
+async def write_site_pages(exporter: ExportThread, folder: OutputFolder,
+                           ordered: list[NotebookResult], reporter: Reporter) -> Path | None:
+    """The home pages, outlines and search indexes, once every notebook is done."""
+    if exporter.site is None:
+        return None
+    home, problems, _counts = await exporter.submit(
+        write_site, exporter.site, folder, ordered, exporter.links)
+    for problem in problems:
+        reporter.warning(problem)
+    return home
+
+
+def record_build(store: Store, settings: Settings, result: BuildResult, reporter: Reporter) -> None:
+    """Keep the build's figures, and warn when it was much slower than usual."""
+    from nbbuild.report.json_report import build_report
+    from nbbuild.report.trend import comparable_key, slower_than_usual
+
+    report = build_report(result, course=settings.course, workers=settings.workers)
+    key = comparable_key(report, settings.formats)
+    try:
+        warning = slower_than_usual(store, key, report)
+        store.record_build(key, report)
+    except (sqlite3.Error, StoreError) as exc:
+        reporter.warning(f"{store.path}: build figures not saved ({exc})")
+        return
+    result.report = report
+    if warning:
+        reporter.warning(warning)
+
+
+def save_manifest(folder: OutputFolder, reporter: Reporter) -> None:
+    try:
+        folder.save()
+    except OSError as exc:
+        reporter.warning(f"{folder.out}: list of written files not saved ({exc.strerror})")

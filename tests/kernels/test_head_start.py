@@ -34,6 +34,13 @@ def _build(course, private_tmp, *args):
     return json.loads((course / "report.json").read_text())
 
 
+def _one_notebook(tmp_path):
+    course = tmp_path / "course"
+    write_course(course, "", {})
+    write_notebook(course / "one.ipynb", "print(1)")
+    return course
+
+
 def test_the_command_lines_template_is_adopted_and_told_what_to_preload(tmp_path, private_tmp):
     course = tmp_path / "course"
     write_course(course, "", {})
@@ -52,9 +59,7 @@ def test_the_command_lines_template_is_adopted_and_told_what_to_preload(tmp_path
 
 
 def test_a_build_with_nothing_to_execute_kills_it(tmp_path, private_tmp):
-    course = tmp_path / "course"
-    write_course(course, "", {})
-    write_notebook(course / "one.ipynb", "print(1)")
+    course = _one_notebook(tmp_path)
     assert _build(course, private_tmp)["template_head_start"] is True
     again = _build(course, private_tmp)  # nothing stale: no kernel, no template
     assert again["kernels_started"] == 0 and again["template_head_start"] is False
@@ -63,9 +68,7 @@ def test_a_build_with_nothing_to_execute_kills_it(tmp_path, private_tmp):
 
 
 def test_without_forking_none_is_started(tmp_path, private_tmp):
-    course = tmp_path / "course"
-    write_course(course, "", {})
-    write_notebook(course / "one.ipynb", "print(1)")
+    course = _one_notebook(tmp_path)
     report = _build(course, private_tmp, "--no-fork")
     assert report["template_head_start"] is False and report["forked"] is False
     assert kernel_processes(private_tmp) == []
